@@ -1,0 +1,179 @@
+// The protocol thread's handle on the executor worker: request/reply over postMessage, IOPub and input
+// requests routed back by request id, interrupts (a message first; if the worker is stuck in synchronous
+// code, V8's terminateExecution through the inspector's NodeWorker domain), and a fresh worker if it dies.
+import { Worker } from 'node:worker_threads';
+import { Session } from 'node:inspector';
+import * as path from 'node:path';
+import type { ToMain, ToWorker } from './protocol';
+import { log } from '../log';
+
+type Command = Extract<ToWorker, { id: string }>;
+type CommandOf<T extends Command['type']> = Omit<Extract<Command, { type: T }>, 'id' | 'type'>;
+
+export interface ExecutorEvents {
+  iopub(requestId: string, msgType: string, content: Record<string, unknown>, metadata?: Record<string, unknown>): void;
+  inputRequest(requestId: string, inputId: string, prompt: string, password: boolean): void;
+  /** The worker died (process.exit in a cell, out of memory...) and was replaced; state is gone. */
+  restarted(requestIds: string[], reason: string): void;
+}
+
+interface Interrupting {
+  id: number;
+  attempt: number;
+  /** Acknowledgements of deliveries before this one may predate the termination. */
+  minAttempt: number;
+  timers: NodeJS.Timeout[];
+  done: () => void;
+  promise: Promise<void>;
+}
+
+const ACK_BEFORE_TERMINATE_MS = 10;
+const RETRY_MS = 50;
+
+export class ExecutorClient {
+  private worker!: Worker;
+  private ready!: Promise<void>;
+  private readonly pending = new Map<string, (content: Record<string, unknown>) => void>();
+  private readonly inspector = new Session();
+  private workerSession: string | undefined;
+  private interrupting: Interrupting | undefined;
+  private interrupts = 0;
+  private stopping = false;
+
+  constructor(private readonly events: ExecutorEvents) {
+    this.inspector.connect();
+    this.inspector.on('NodeWorker.attachedToWorker', (ev) => {
+      this.workerSession = (ev.params as { sessionId: string }).sessionId;
+    });
+    this.inspector.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
+    this.spawn();
+  }
+
+  private spawn(): void {
+    this.workerSession = undefined;
+    const worker = new Worker(path.join(__dirname, 'worker.js'), { stdout: false, stderr: false });
+    this.worker = worker;
+    this.ready = new Promise((resolve) => {
+      const onReady = (m: ToMain) => {
+        if (m.type === 'ready') {
+          worker.off('message', onReady);
+          resolve();
+        }
+      };
+      worker.on('message', onReady);
+    });
+    worker.on('message', (m: ToMain) => this.receive(m));
+    worker.on('error', (e) => log.error(`executor error: ${e.stack ?? e.message}`));
+    let started = false;
+    void this.ready.then(() => (started = true));
+    worker.on('exit', (code) => {
+      if (this.stopping || worker !== this.worker) return;
+      if (!started) {
+        log.error(`executor failed to start (exit code ${code}); the kernel cannot run cells`);
+        process.exit(1);
+      }
+      const ids = [...this.pending.keys()];
+      log.warn(`executor exited with code ${code}; starting a new one`);
+      this.spawn();
+      const reason = `the cell's thread exited (code ${code}); a new one was started and earlier state is gone`;
+      for (const [id, answer] of this.pending) answer({ status: 'error', ename: 'ExecutorExited', evalue: reason, traceback: [`ExecutorExited: ${reason}`] });
+      this.pending.clear();
+      this.finishInterrupt();
+      this.events.restarted(ids, reason);
+    });
+  }
+
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  private receive(m: ToMain): void {
+    switch (m.type) {
+      case 'reply': {
+        const answer = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        answer?.(m.content);
+        break;
+      }
+      case 'iopub':
+        this.events.iopub(m.id, m.msgType, m.content, m.metadata);
+        break;
+      case 'input_request':
+        this.events.inputRequest(m.id, m.inputId, m.prompt, m.password);
+        break;
+      case 'interrupted':
+        this.acknowledged(m.interruptId, m.attempt);
+        break;
+      case 'ready':
+        break;
+    }
+  }
+
+  /** Sends a command and resolves with the worker's reply content. */
+  async request<T extends Command['type']>(type: T, id: string, fields: CommandOf<T>): Promise<Record<string, unknown>> {
+    while (this.interrupting) await this.interrupting.promise;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.worker.postMessage({ type, id, ...fields });
+    });
+  }
+
+  answerInput(inputId: string, value: string | undefined, error?: string): void {
+    this.worker.postMessage({ type: 'input_reply', inputId, value, error } satisfies ToWorker);
+  }
+
+  /**
+   * Interrupts whatever the worker runs; resolves once the worker has acknowledged. A worker that does not
+   * answer within a few ms is inside synchronous code: terminate that execution, then ask again until an
+   * answer to a request sent after the termination arrives (the termination may have cost one message).
+   * No other command is posted while this runs.
+   */
+  interrupt(): Promise<void> {
+    if (this.interrupting) return this.interrupting.promise;
+    let done!: () => void;
+    const promise = new Promise<void>((resolve) => (done = resolve));
+    const state: Interrupting = { id: ++this.interrupts, attempt: 0, minAttempt: 0, timers: [], done, promise };
+    this.interrupting = state;
+    this.postInterrupt(state);
+    state.timers.push(setTimeout(() => this.terminateRunningCode(state), ACK_BEFORE_TERMINATE_MS));
+    return promise;
+  }
+
+  private postInterrupt(state: Interrupting): void {
+    this.worker.postMessage({ type: 'interrupt', interruptId: state.id, attempt: ++state.attempt } satisfies ToWorker);
+  }
+
+  private terminateRunningCode(state: Interrupting): void {
+    if (this.interrupting !== state || !this.workerSession) return;
+    const message = JSON.stringify({ id: state.id, method: 'Runtime.terminateExecution' });
+    this.inspector.post('NodeWorker.sendMessageToWorker', { sessionId: this.workerSession, message }, () => {
+      state.minAttempt = state.attempt + 1;
+      const retry = () => {
+        if (this.interrupting !== state) return;
+        this.postInterrupt(state);
+        state.timers.push(setTimeout(retry, RETRY_MS));
+      };
+      retry();
+    });
+  }
+
+  private acknowledged(interruptId: number, attempt: number): void {
+    const state = this.interrupting;
+    if (!state || state.id !== interruptId || attempt < state.minAttempt) return;
+    this.finishInterrupt();
+  }
+
+  private finishInterrupt(): void {
+    const state = this.interrupting;
+    if (!state) return;
+    this.interrupting = undefined;
+    for (const t of state.timers) clearTimeout(t);
+    state.done();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.inspector.disconnect();
+    await this.worker.terminate();
+  }
+}

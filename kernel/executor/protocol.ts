@@ -1,0 +1,39 @@
+// Messages between the protocol thread (main) and the executor worker thread. Structured-clone data only.
+import type { MimeBundle } from '../messages';
+
+export interface ExecuteCommand {
+  type: 'execute';
+  id: string;
+  code: string;
+  silent: boolean;
+  allowStdin: boolean;
+  executionCount: number;
+  userExpressions: Record<string, string>;
+}
+
+export type ToWorker =
+  | ExecuteCommand
+  | { type: 'complete'; id: string; code: string; cursor: number }
+  | { type: 'inspect'; id: string; code: string; cursor: number; detailLevel: number }
+  | { type: 'is_complete'; id: string; code: string }
+  | { type: 'comm_info'; id: string; targetName?: string }
+  | { type: 'comm'; id: string; msgType: 'comm_open' | 'comm_msg' | 'comm_close'; content: Record<string, unknown> }
+  | { type: 'input_reply'; inputId: string; value?: string; error?: string }
+  /** `interruptId` names one user interrupt; `attempt` numbers its deliveries (they may be retried). */
+  | { type: 'interrupt'; interruptId: number; attempt: number };
+
+export type ToMain =
+  | { type: 'ready' }
+  | { type: 'reply'; id: string; content: Record<string, unknown> }
+  /** An IOPub message owned by request `id` (its parent header). */
+  | { type: 'iopub'; id: string; msgType: string; content: Record<string, unknown>; metadata?: Record<string, unknown> }
+  | { type: 'input_request'; id: string; inputId: string; prompt: string; password: boolean }
+  | { type: 'interrupted'; interruptId: number; attempt: number };
+
+export interface ErrorContent {
+  ename: string;
+  evalue: string;
+  traceback: string[];
+}
+
+export type Bundle = { data: MimeBundle; metadata: Record<string, unknown> };

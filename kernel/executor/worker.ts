@@ -1,0 +1,213 @@
+// The executor thread. Cells run here, in this thread's own V8 context, so a busy cell never blocks the
+// protocol thread (heartbeat, control, interrupt). It answers the ToWorker commands of executor/protocol.ts.
+import { parentPort } from 'node:worker_threads';
+import { Console } from 'node:console';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+import { CellIo, currentCell } from './cell-io';
+import { rewriteCell, CellSyntaxError } from './cell-rewrite';
+import { toBundle, toErrorContent } from './display';
+import { CommManager } from './comms';
+import { complete, inspectAt, isComplete } from './introspect';
+import type { ExecuteCommand, ToMain, ToWorker } from './protocol';
+import { InterruptedError } from '../io';
+import type { DisplayHandle } from '../io';
+
+if (!parentPort) throw new Error('executor/worker must run as a worker thread');
+const port = parentPort;
+const post = (message: ToMain) => port.postMessage(message);
+
+interface Running {
+  command: ExecuteCommand;
+  io: CellIo;
+  finished: boolean;
+}
+
+let running: Running | undefined;
+/** The Io of the newest request: where output goes when no request can be found for it. */
+let latest: CellIo | undefined;
+const waitingInputs = new Map<string, CellIo>();
+
+function currentIo(): CellIo | undefined {
+  return currentCell.getStore() ?? latest;
+}
+
+/** A request that is not an execute (complete, comm_msg...) still owns the output it causes. */
+function ioFor(id: string, options = { silent: false, allowStdin: false }): CellIo {
+  const io: CellIo = new CellIo(id, (m) => {
+    if (m.type === 'input_request') waitingInputs.set(m.inputId, io);
+    post(m);
+  }, options);
+  return io;
+}
+
+// ---- what cells see -------------------------------------------------------------------------------
+const hostWrite = { stdout: process.stdout.write.bind(process.stdout), stderr: process.stderr.write.bind(process.stderr) };
+function route(name: 'stdout' | 'stderr', chunk: unknown): boolean {
+  const io = currentIo();
+  const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? Buffer.from(chunk).toString('utf8') : String(chunk);
+  if (io) io.stream(name, text);
+  else hostWrite[name](text);
+  return true;
+}
+process.stdout.write = ((chunk: unknown) => route('stdout', chunk)) as typeof process.stdout.write;
+process.stderr.write = ((chunk: unknown) => route('stderr', chunk)) as typeof process.stderr.write;
+const cellConsole = new Console({ stdout: process.stdout, stderr: process.stderr });
+
+const comms = new CommManager((msgType, content) => currentIo()?.emit(msgType, content));
+
+function requireIo(): CellIo {
+  const io = currentIo();
+  if (!io) throw new Error('no cell is running');
+  return io;
+}
+
+const cellGlobals: Record<string, unknown> = {
+  console: cellConsole,
+  require: createRequire(path.join(process.cwd(), '__notebook__.js')),
+  comms: comms.api(),
+  display(value: unknown, options: { id?: string; update?: boolean } = {}): DisplayHandle | undefined {
+    const io = requireIo();
+    const bundle = toBundle(value);
+    if (options.update && options.id) {
+      io.emit('update_display_data', { ...bundle, transient: { display_id: options.id } });
+      return undefined;
+    }
+    return io.display(bundle.data, { id: options.id, metadata: bundle.metadata });
+  },
+  clearOutput(options: { wait?: boolean } = {}): void {
+    requireIo().clearOutput(options.wait === true);
+  },
+  input: (prompt = '') => requireIo().input(String(prompt)),
+  password: (prompt = '') => requireIo().input(String(prompt), { password: true }),
+};
+Object.defineProperty(cellGlobals, 'io', { get: () => requireIo(), enumerable: true, configurable: true });
+Object.defineProperties(globalThis, Object.getOwnPropertyDescriptors(cellGlobals));
+
+// ---- execute ------------------------------------------------------------------------------------
+function whenAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new InterruptedError()), { once: true }));
+}
+
+function evaluateUserExpressions(expressions: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, source] of Object.entries(expressions)) {
+    try {
+      const value: unknown = vm.runInThisContext(source, { filename: `<user_expression ${name}>` });
+      out[name] = { status: 'ok', ...toBundle(value) };
+    } catch (e) {
+      out[name] = { status: 'error', ...toErrorContent(e) };
+    }
+  }
+  return out;
+}
+
+function finish(run: Running, outcome: { value: unknown } | { error: unknown }): void {
+  if (run.finished) return;
+  run.finished = true;
+  const { command, io } = run;
+  const count = command.executionCount;
+  if ('error' in outcome) {
+    const error = io.interrupted ? new InterruptedError() : outcome.error;
+    const content = error instanceof CellSyntaxError
+      ? { ename: 'SyntaxError', evalue: error.message, traceback: [`SyntaxError: ${error.message} (cell line ${error.line}, column ${error.column})`] }
+      : toErrorContent(error);
+    io.emit('error', { ...content });
+    io.finish();
+    post({ type: 'reply', id: command.id, content: { status: 'error', execution_count: count, ...content } });
+  } else {
+    if (outcome.value !== undefined) io.emit('execute_result', { execution_count: count, ...toBundle(outcome.value) });
+    const userExpressions = evaluateUserExpressions(command.userExpressions);
+    io.finish();
+    post({ type: 'reply', id: command.id, content: { status: 'ok', execution_count: count, user_expressions: userExpressions, payload: [] } });
+  }
+  if (running === run) running = undefined;
+}
+
+async function execute(command: ExecuteCommand): Promise<void> {
+  const io = ioFor(command.id, { silent: command.silent, allowStdin: command.allowStdin });
+  const run: Running = { command, io, finished: false };
+  running = run;
+  latest = io;
+  await currentCell.run(io, async () => {
+    try {
+      const cell = rewriteCell(command.code);
+      const script = new vm.Script(cell.code, { filename: `<cell ${command.executionCount}>`, columnOffset: -cell.prefixLength });
+      const value: unknown = await Promise.race([script.runInThisContext() as Promise<unknown>, whenAborted(io.signal)]);
+      finish(run, { value });
+    } catch (error) {
+      finish(run, { error });
+    }
+  });
+}
+
+/** Interrupt: abort the running cell's Io and, if its code was stopped mid-flight, answer for it. */
+let lastInterruptId = -1;
+function interrupt(interruptId: number, attempt: number): void {
+  const run = running;
+  if (interruptId !== lastInterruptId && run && !run.finished) {
+    run.io.interrupt();
+    finish(run, { error: new InterruptedError() });
+  }
+  lastInterruptId = interruptId;
+  post({ type: 'interrupted', interruptId, attempt });
+}
+
+function reportLate(kind: string, error: unknown): void {
+  const io = currentIo();
+  const content = toErrorContent(error);
+  if (!io) {
+    hostWrite.stderr(`[opsbook] ${kind}: ${content.ename}: ${content.evalue}\n`);
+    return;
+  }
+  io.emit('error', { ...content, ename: content.ename, evalue: `${content.evalue} (${kind})` });
+  io.flush();
+}
+process.on('unhandledRejection', (reason) => reportLate('unhandled promise rejection', reason));
+process.on('uncaughtException', (error) => reportLate('uncaught exception', error));
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'execute':
+      void execute(message);
+      break;
+    case 'interrupt':
+      interrupt(message.interruptId, message.attempt);
+      break;
+    case 'input_reply': {
+      const io = waitingInputs.get(message.inputId);
+      waitingInputs.delete(message.inputId);
+      io?.answerInput(message.inputId, message.value, message.error);
+      break;
+    }
+    case 'complete':
+      post({ type: 'reply', id: message.id, content: { ...complete(globalThis, message.code, message.cursor) } });
+      break;
+    case 'inspect':
+      post({ type: 'reply', id: message.id, content: inspectAt(globalThis, message.code, message.cursor, message.detailLevel) });
+      break;
+    case 'is_complete':
+      post({ type: 'reply', id: message.id, content: isComplete(message.code) });
+      break;
+    case 'comm_info':
+      post({ type: 'reply', id: message.id, content: { status: 'ok', comms: comms.info(message.targetName) } });
+      break;
+    case 'comm': {
+      const io = ioFor(message.id);
+      currentCell.run(io, () => {
+        try {
+          comms.receive(message.msgType, message.content);
+        } catch (e) {
+          const err = toErrorContent(e);
+          io.emit('stream', { name: 'stderr', text: `[opsbook] ${message.msgType}: ${err.evalue}\n` });
+        }
+        io.finish();
+      });
+      post({ type: 'reply', id: message.id, content: { status: 'ok' } });
+      break;
+    }
+  }
+});
+
+post({ type: 'ready' });

@@ -1,0 +1,46 @@
+// Input history of this kernel session for history_request (tail, range, search). In memory for now.
+export interface HistoryEntry {
+  session: number;
+  line: number;
+  input: string;
+}
+
+function globToRegExp(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${escaped}$`, 's');
+}
+
+export class History {
+  private readonly entries: HistoryEntry[] = [];
+  constructor(readonly session = 1) {}
+
+  add(line: number, input: string): void {
+    this.entries.push({ session: this.session, line, input });
+  }
+
+  query(content: Record<string, unknown>): Array<[number, number, string]> {
+    const n = typeof content.n === 'number' ? content.n : undefined;
+    let rows = this.entries;
+    switch (content.hist_access_type) {
+      case 'range': {
+        const start = typeof content.start === 'number' ? content.start : 0;
+        const stop = typeof content.stop === 'number' ? content.stop : Infinity;
+        rows = rows.filter((e) => e.line >= start && e.line < stop);
+        break;
+      }
+      case 'search': {
+        const re = globToRegExp(typeof content.pattern === 'string' ? content.pattern : '*');
+        rows = rows.filter((e) => re.test(e.input));
+        if (content.unique) {
+          const seen = new Set<string>();
+          rows = [...rows].reverse().filter((e) => !seen.has(e.input) && seen.add(e.input) !== undefined).reverse();
+        }
+        if (n !== undefined) rows = rows.slice(-n);
+        break;
+      }
+      default:
+        if (n !== undefined) rows = rows.slice(-n);
+    }
+    return rows.map((e) => [e.session, e.line, e.input]);
+  }
+}

@@ -1,0 +1,44 @@
+// The Io: the one interface through which anything a cell or a magic does reaches the notebook.
+// magics/ depends on this file and on nothing else in kernel/.
+import type { MimeBundle } from './messages';
+
+export interface DisplayOptions {
+  /** A display id; reusing it lets later `update` calls replace this output in place. */
+  id?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface DisplayHandle {
+  readonly id: string;
+  update(bundle: MimeBundle, metadata?: Record<string, unknown>): void;
+  /** Replaces the output with nothing (an empty bundle). */
+  clear(): void;
+}
+
+export interface InputOptions {
+  password?: boolean;
+}
+
+export interface Io {
+  stream(name: 'stdout' | 'stderr', text: string): void;
+  display(bundle: MimeBundle, options?: DisplayOptions): DisplayHandle;
+  clearOutput(wait?: boolean): void;
+  /** Asks the frontend for a line of input; rejects with StdinNotAllowedError when the frontend cannot answer. */
+  input(prompt: string, options?: InputOptions): Promise<string>;
+  /** Fires when the user interrupts the cell that owns this Io. */
+  readonly signal: AbortSignal;
+}
+
+export class StdinNotAllowedError extends Error {
+  override name = 'StdinNotAllowedError';
+  constructor() {
+    super('input was requested, but this frontend does not accept input (allow_stdin is false); pass the value as a parameter instead');
+  }
+}
+
+export class InterruptedError extends Error {
+  override name = 'KeyboardInterrupt';
+  constructor() {
+    super('interrupted by the user');
+  }
+}

@@ -1,0 +1,126 @@
+// A running kernel: wires the data path together, one direction at a time:
+// transport frames -> wire.decode -> dispatcher -> handlers -> executor -> (iopub/stdin/replies) -> wire.encode -> transport.
+import { randomUUID } from 'node:crypto';
+import type { ConnectionInfo } from './connection';
+import { Transport, InboundChannel } from './transport';
+import { Signer, decode, encode, newHeader } from './wire';
+import type { Message, OutgoingMessage } from './messages';
+import { Dispatcher } from './dispatcher';
+import { createHandlers, KernelState } from './handlers';
+import { ExecutorClient } from './executor/client';
+import { History } from './history';
+import { endChildren } from './children';
+import { log } from './log';
+
+/** How many requests' parent headers are kept for output that arrives after their reply. */
+const PARENTS_KEPT = 4096;
+
+export class Kernel {
+  private readonly signer: Signer;
+  private readonly transport: Transport;
+  private readonly session = randomUUID();
+  private readonly parents = new Map<string, Message>();
+  private readonly inputs = new Map<string, string>();
+  private readonly executor: ExecutorClient;
+  private readonly dispatcher: Dispatcher;
+  private readonly state: KernelState = { executionCount: 0 };
+  private shuttingDown = false;
+
+  constructor(info: ConnectionInfo) {
+    this.signer = new Signer(info.key, info.signature_scheme);
+    this.transport = new Transport(info);
+    this.executor = new ExecutorClient({
+      iopub: (id, msgType, content, metadata) => this.publishFor(id, msgType, content, metadata),
+      inputRequest: (id, inputId, prompt, password) => this.requestInput(id, inputId, prompt, password),
+      restarted: (ids, reason) => {
+        for (const id of ids) this.publishFor(id, 'stream', { name: 'stderr', text: `[opsbook] ${reason}\n` });
+      },
+    });
+    const handlers = createHandlers({
+      executor: this.executor,
+      history: new History(),
+      state: this.state,
+      publish: (parent, msgType, content) => this.publish(parent.header, msgType, content),
+      track: (parent) => this.track(parent),
+      shutdown: (restart) => void this.shutdown(restart),
+    });
+    this.dispatcher = new Dispatcher(handlers, {
+      reply: (channel, out) => this.send(channel, out),
+      status: (state, parent) => this.publish(parent.header, 'status', { execution_state: state }),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.transport.bind();
+    this.transport.start(
+      (channel, frames) => this.receive(channel, frames),
+      (topic) => this.publish({}, 'iopub_welcome', { subscription: topic.toString('utf8') }),
+    );
+    this.publish({}, 'status', { execution_state: 'starting' });
+    process.on('SIGINT', () => void this.executor.interrupt());
+    process.on('SIGTERM', () => void this.shutdown(false));
+    await this.executor.whenReady();
+  }
+
+  private receive(channel: InboundChannel, frames: Buffer[]): void {
+    const decoded = decode(this.signer, frames);
+    if (!decoded.ok) {
+      log.warn(`dropped a message on ${channel}: ${decoded.error}${decoded.detail ? ` (${decoded.detail})` : ''}`);
+      return;
+    }
+    const message = decoded.message;
+    if (channel === 'stdin') this.receiveInput(message);
+    else this.dispatcher.dispatch(channel, message);
+  }
+
+  private track(message: Message): string {
+    const id = message.header.msg_id;
+    this.parents.set(id, message);
+    if (this.parents.size > PARENTS_KEPT) this.parents.delete(this.parents.keys().next().value as string);
+    return id;
+  }
+
+  private send(channel: InboundChannel | 'iopub', out: OutgoingMessage): void {
+    const header = newHeader(out.msg_type, this.session, 'opsbook', new Date());
+    void this.transport.send(channel, encode(this.signer, header, out));
+  }
+
+  private publish(parent: Message['parent_header'], msgType: string, content: Record<string, unknown>, metadata?: Record<string, unknown>): void {
+    this.send('iopub', { msg_type: msgType, parent_header: parent, content, metadata });
+  }
+
+  private publishFor(requestId: string, msgType: string, content: Record<string, unknown>, metadata?: Record<string, unknown>): void {
+    this.publish(this.parents.get(requestId)?.header ?? {}, msgType, content, metadata);
+  }
+
+  private requestInput(requestId: string, inputId: string, prompt: string, password: boolean): void {
+    const parent = this.parents.get(requestId);
+    if (!parent) {
+      this.executor.answerInput(inputId, undefined, 'the request that asked for input is gone');
+      return;
+    }
+    const header = newHeader('input_request', this.session, 'opsbook', new Date());
+    this.inputs.set(header.msg_id, inputId);
+    const frames = encode(this.signer, header, { identities: parent.identities, msg_type: 'input_request', parent_header: parent.header, content: { prompt, password } });
+    void this.transport.send('stdin', frames);
+  }
+
+  private receiveInput(message: Message): void {
+    const inputId = this.inputs.get(String(message.parent_header.msg_id ?? ''));
+    if (message.header.msg_type !== 'input_reply' || !inputId) {
+      log.warn(`ignored ${message.header.msg_type} on stdin: no input request is waiting for it`);
+      return;
+    }
+    this.inputs.delete(String(message.parent_header.msg_id));
+    this.executor.answerInput(inputId, typeof message.content.value === 'string' ? message.content.value : '');
+  }
+
+  async shutdown(restart: boolean): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    log.info(`shutting down${restart ? ' for restart' : ''}`);
+    await Promise.allSettled([endChildren(), this.executor.stop()]);
+    await this.transport.close();
+    process.exit(0);
+  }
+}
