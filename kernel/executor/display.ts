@@ -40,7 +40,7 @@ function userFrames(stack: string): string[] {
     .split('\n')
     .slice(1)
     .filter((line) => /^\s+at /.test(line))
-    .filter((line) => !line.includes('/opsbook/dist/kernel/') && !line.includes('/dist/kernel/') && !line.includes('node:internal') && !line.includes('node:vm'));
+    .filter((line) => !line.includes('/dist/kernel/') && !/\(node:|at node:/.test(line));
 }
 
 export function toErrorContent(error: unknown): ErrorContent {

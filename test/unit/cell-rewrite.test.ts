@@ -1,0 +1,81 @@
+// Unit tests of the cell rewrite: declarations persist as globals, re-runs work, the last expression is
+// returned, await works at top level, syntax errors point at the cell's line.
+import * as vm from 'node:vm';
+import { rewriteCell, CellSyntaxError, topLevelNames, parseCell } from '../../kernel/executor/cell-rewrite';
+
+function runner() {
+  const context = vm.createContext({ setTimeout });
+  return async (code: string): Promise<unknown> => {
+    const cell = rewriteCell(code);
+    return new vm.Script(cell.code, { columnOffset: -cell.prefixLength }).runInContext(context);
+  };
+}
+
+test('the last expression is the value, declarations persist', async () => {
+  const run = runner();
+  expect(await run('const a = 1; let b = 2; var c = 3; a + b + c')).toBe(6);
+  expect(await run('a * 10')).toBe(10);
+});
+
+test('re-running a cell that declares const works', async () => {
+  const run = runner();
+  await run('const x = 1');
+  expect(await run('const x = 2; x')).toBe(2);
+});
+
+test('destructuring, functions used before their declaration, classes', async () => {
+  const run = runner();
+  expect(await run('const { p, q: [r, ...rest] } = { p: 1, q: [2, 3, 4] }; p + r + rest.length')).toBe(5);
+  expect(await run('const v = twice(4); function twice(n) { return 2 * n }; v')).toBe(8);
+  expect(await run('class Box { constructor(v) { this.v = v } }; new Box(3).v')).toBe(3);
+  expect(await run('twice(new Box(5).v)')).toBe(10);
+});
+
+test('top-level await, also in declarations', async () => {
+  const run = runner();
+  expect(await run('const w = await new Promise((r) => setTimeout(() => r(7), 5)); w + 1')).toBe(8);
+});
+
+test('let without a value is undefined, var without a value keeps the old one', async () => {
+  const run = runner();
+  await run('var keep = 5; let gone = 1');
+  expect(await run('var keep; let gone; [keep, gone]')).toEqual([5, undefined]);
+});
+
+test('nested declarations stay local', async () => {
+  const run = runner();
+  await run('{ const hidden = 1 } function g() { const inner = 2; return inner }');
+  await expect(run('hidden')).rejects.toThrow(/hidden is not defined/);
+  expect(await run('g()')).toBe(2);
+});
+
+test('a statement last gives no value; comments at the end are fine', async () => {
+  const run = runner();
+  expect(await run('if (true) { 5 }')).toBeUndefined();
+  expect(await run('1 + 1 // two')).toBe(2);
+});
+
+test('syntax errors carry the cell line and column', () => {
+  try {
+    rewriteCell('const ok = 1;\nconst = 2;');
+    throw new Error('expected a syntax error');
+  } catch (e) {
+    expect(e).toBeInstanceOf(CellSyntaxError);
+    expect((e as CellSyntaxError).line).toBe(2);
+    expect((e as CellSyntaxError).column).toBe(7);
+  }
+});
+
+test('line numbers of runtime errors match the cell (columns are exact except on a returned last line)', async () => {
+  const run = runner();
+  const error = await run('const a1 = 1;\n\nnull.boom;').catch((e: Error) => e);
+  expect(String((error as Error).stack)).toMatch(/evalmachine.<anonymous>:3:\d+/);
+  const inner = await run('const a2 = 1;\nnull.boom;\n2').catch((e: Error) => e);
+  expect(String((inner as Error).stack)).toMatch(/evalmachine.<anonymous>:2:6/);
+  const first = await run('null.boom; 1').catch((e: Error) => e);
+  expect(String((first as Error).stack)).toMatch(/evalmachine.<anonymous>:1:6/);
+});
+
+test('topLevelNames lists what a cell declares', () => {
+  expect(topLevelNames(parseCell('const { a, b: [c] } = o; function f() {} class K {} let d'))).toEqual(['a', 'c', 'f', 'K', 'd']);
+});
