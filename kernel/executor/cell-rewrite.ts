@@ -1,6 +1,6 @@
 // Turns a cell's JavaScript into one async function whose top-level declarations become properties of the
 // context's global object (so state persists and a cell that declares `const x` can be re-run) and whose
-// last expression is returned (it becomes execute_result). Line numbers are kept: only line 1 shifts.
+// last expression is returned (it becomes execute_result) unless it ends with `;`. Line numbers are kept: only line 1 shifts.
 import * as acorn from 'acorn';
 
 export interface RewrittenCell {
@@ -79,7 +79,8 @@ export function rewriteCell(code: string): RewrittenCell {
     }
   }
   const last = body[body.length - 1];
-  if (last && last.type === 'ExpressionStatement') {
+  // IPython's rule: a trailing `;` on the last expression suppresses its value.
+  if (last && last.type === 'ExpressionStatement' && code[last.end - 1] !== ';') {
     const expr = last.expression as Node;
     edits.push({ start: last.start, end: expr.start, text: 'return (' });
     edits.push({ start: expr.end, end: expr.end, text: ')' });

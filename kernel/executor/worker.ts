@@ -113,6 +113,9 @@ function finish(run: Running, outcome: { value: unknown } | { error: unknown }):
     const content = error instanceof CellSyntaxError
       ? { ename: 'SyntaxError', evalue: error.message, traceback: [`SyntaxError: ${error.message} (cell line ${error.line}, column ${error.column})`] }
       : toErrorContent(error);
+    // The frame of the wrapper's own call (the line after the cell's last) is ours, not the user's.
+    const wrapperFrame = `<cell ${count}>:${command.code.split('\n').length + 1}:`;
+    content.traceback = content.traceback.filter((line) => !line.includes(wrapperFrame));
     io.emit('error', { ...content });
     io.finish();
     post({ type: 'reply', id: command.id, content: { status: 'error', execution_count: count, ...content } });

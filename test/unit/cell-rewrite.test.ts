@@ -49,6 +49,13 @@ test('nested declarations stay local', async () => {
   expect(await run('g()')).toBe(2);
 });
 
+test('a trailing semicolon suppresses the value (IPython rule)', async () => {
+  const run = runner();
+  expect(await run('1 + 1;')).toBeUndefined();
+  expect(await run('1 + 1; 2 + 2')).toBe(4);
+  expect(await run('2 + 2 // ; in a comment')).toBe(4);
+});
+
 test('a statement last gives no value; comments at the end are fine', async () => {
   const run = runner();
   expect(await run('if (true) { 5 }')).toBeUndefined();

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages opsbook's tests and demo need, only those missing (needs root or sudo).
+set -euo pipefail
+packages=(python3-jupyter-client jupyter-client jupyter-nbconvert jupyter-notebook jupyter-console python3-ipykernel python3-jupyter-kernel-test)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "system packages: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
