@@ -55,15 +55,18 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
       const storeHistory = silent ? false : bool(c.store_history, true);
       if (storeHistory) state.executionCount += 1;
       const count = state.executionCount;
-      if (!silent) deps.publish(message, 'execute_input', { code, execution_count: count });
-      if (storeHistory) history.add(count, code);
-      const content = await executor.request('execute', deps.track(message), {
+      // The cell is posted first so the worker starts while execute_input goes out; the worker's output can only
+      // be published after this handler returns to the event loop, so execute_input still comes first.
+      const reply = executor.request('execute', deps.track(message), {
         code,
         silent,
         allowStdin: bool(c.allow_stdin, true),
         executionCount: count,
         userExpressions: stringRecord(c.user_expressions),
       });
+      if (!silent) deps.publish(message, 'execute_input', { code, execution_count: count });
+      if (storeHistory) history.add(count, code);
+      const content = await reply;
       return { content: { ...content, execution_count: count }, metadata: { started: message.header.date } };
     },
 

@@ -119,7 +119,10 @@ export class Kernel {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     log.info(`shutting down${restart ? ' for restart' : ''}`);
-    await Promise.allSettled([endChildren(), this.executor.stop()]);
+    // children first, while the executor's thread (their parent) is still there to reap them: a child that
+    // outlives it stays a zombie until init collects it
+    await endChildren().catch(() => undefined);
+    await this.executor.stop().catch(() => undefined);
     await this.transport.close();
     process.exit(0);
   }

@@ -7,18 +7,27 @@ import { log } from './log';
 
 export type InboundChannel = 'shell' | 'control' | 'stdin';
 
-/** Serialises sends on one socket: zeromq allows one pending send per socket. */
+/** Serialises sends on one socket: zeromq allows one pending send per socket. An idle socket sends at once. */
 class SendQueue {
   private tail: Promise<void> = Promise.resolve();
+  private inFlight = 0;
   constructor(private readonly socket: zmq.Writable & zmq.Socket, private readonly name: string) {}
+
   send(frames: Buffer[]): Promise<void> {
-    this.tail = this.tail.then(
-      () => this.socket.send(frames),
-    ).catch((e: Error) => {
-      if (!this.socket.closed) log.warn(`send on ${this.name} failed: ${e.message}`);
+    const sent = this.inFlight === 0 ? this.attempt(frames) : this.tail.then(() => this.attempt(frames));
+    this.inFlight += 1;
+    this.tail = sent.finally(() => {
+      this.inFlight -= 1;
     });
     return this.tail;
   }
+
+  private attempt(frames: Buffer[]): Promise<void> {
+    return this.socket.send(frames).catch((e: Error) => {
+      if (!this.socket.closed) log.warn(`send on ${this.name} failed: ${e.message}`);
+    });
+  }
+
   drain(): Promise<void> {
     return this.tail;
   }

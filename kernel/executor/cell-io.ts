@@ -13,9 +13,14 @@ const FLUSH_BYTES = 256 * 1024;
 const FLUSH_AGE_MS = 50;
 const DEFAULT_LIMIT_MB = 32;
 
+let cachedLimit: { setting: string | undefined; bytes: number } | undefined;
 function outputLimitBytes(): number {
-  const mb = Number(process.env.OPSBOOK_MAX_OUTPUT_MB);
-  return (Number.isFinite(mb) && mb > 0 ? mb : DEFAULT_LIMIT_MB) * 1024 * 1024;
+  const setting = process.env.OPSBOOK_MAX_OUTPUT_MB;
+  if (cachedLimit === undefined || cachedLimit.setting !== setting) {
+    const mb = Number(setting);
+    cachedLimit = { setting, bytes: (Number.isFinite(mb) && mb > 0 ? mb : DEFAULT_LIMIT_MB) * 1024 * 1024 };
+  }
+  return cachedLimit.bytes;
 }
 
 export class CellIo implements Io {
@@ -96,11 +101,13 @@ export class CellIo implements Io {
   display(bundle: MimeBundle, options: DisplayOptions = {}): DisplayHandle {
     const id = options.id ?? randomUUID();
     this.emit('display_data', { data: bundle, metadata: options.metadata ?? {}, transient: { display_id: id } });
+    // an update belongs to the request that makes it (a later cell may update this display), as in ipykernel
+    const owner = (): CellIo => currentCell.getStore() ?? this;
     return {
       id,
       update: (next: MimeBundle, metadata?: Record<string, unknown>) =>
-        this.emit('update_display_data', { data: next, metadata: metadata ?? {}, transient: { display_id: id } }),
-      clear: () => this.emit('update_display_data', { data: { 'text/plain': '' }, metadata: {}, transient: { display_id: id } }),
+        owner().emit('update_display_data', { data: next, metadata: metadata ?? {}, transient: { display_id: id } }),
+      clear: () => owner().emit('update_display_data', { data: { 'text/plain': '' }, metadata: {}, transient: { display_id: id } }),
     };
   }
 

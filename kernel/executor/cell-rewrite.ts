@@ -52,7 +52,20 @@ function declaredNames(pattern: Node, out: string[]): void {
   }
 }
 
+/** Re-run cells are common (and parsing is the bulk of a small cell's cost): remember recent rewrites. */
+const recent = new Map<string, RewrittenCell>();
+const RECENT_KEPT = 256;
+
 export function rewriteCell(code: string): RewrittenCell {
+  const known = recent.get(code);
+  if (known) return known;
+  const rewritten = rewrite(code);
+  recent.set(code, rewritten);
+  if (recent.size > RECENT_KEPT) recent.delete(recent.keys().next().value as string);
+  return rewritten;
+}
+
+function rewrite(code: string): RewrittenCell {
   const program = parseCell(code);
   const body = program.body as unknown as Node[];
   const edits: Edit[] = [];

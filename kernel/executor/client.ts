@@ -4,6 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector';
 import * as path from 'node:path';
+import { BEFORE_TERMINATE } from './protocol';
 import type { ToMain, ToWorker } from './protocol';
 import { log } from '../log';
 
@@ -111,6 +112,7 @@ export class ExecutorClient {
 
   /** Sends a command and resolves with the worker's reply content. */
   async request<T extends Command['type']>(type: T, id: string, fields: CommandOf<T>): Promise<Record<string, unknown>> {
+    // Nothing is posted while an interrupt is in progress: its termination may cost the worker one message.
     while (this.interrupting) await this.interrupting.promise;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
@@ -145,6 +147,10 @@ export class ExecutorClient {
 
   private terminateRunningCode(state: Interrupting): void {
     if (this.interrupting !== state || !this.workerSession) return;
+    // Both run in the worker in one inspector interrupt: first the worker empties its async id stack (see
+    // BEFORE_TERMINATE), then the running code is terminated.
+    const prepare = JSON.stringify({ id: -state.id, method: 'Runtime.evaluate', params: { expression: `globalThis[Symbol.for(${JSON.stringify(BEFORE_TERMINATE)})]?.()` } });
+    this.inspector.post('NodeWorker.sendMessageToWorker', { sessionId: this.workerSession, message: prepare });
     const message = JSON.stringify({ id: state.id, method: 'Runtime.terminateExecution' });
     this.inspector.post('NodeWorker.sendMessageToWorker', { sessionId: this.workerSession, message }, () => {
       state.minAttempt = state.attempt + 1;

@@ -1,6 +1,12 @@
 // Messages between the protocol thread (main) and the executor worker thread. Structured-clone data only.
 import type { MimeBundle } from '../messages';
 
+/**
+ * Symbol.for key of a function on the worker's global that the protocol thread calls through the inspector just
+ * before it terminates running code (see worker.ts).
+ */
+export const BEFORE_TERMINATE = 'opsbook.beforeTerminate';
+
 export interface ExecuteCommand {
   type: 'execute';
   id: string;

@@ -1,15 +1,16 @@
 // The executor thread. Cells run here, in this thread's own V8 context, so a busy cell never blocks the
 // protocol thread (heartbeat, control, interrupt). It answers the ToWorker commands of executor/protocol.ts.
 import { parentPort } from 'node:worker_threads';
-import { Console } from 'node:console';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { CellIo, currentCell } from './cell-io';
+import { cellConsole } from './cell-console';
 import { rewriteCell, CellSyntaxError } from './cell-rewrite';
 import { toBundle, toErrorContent } from './display';
 import { CommManager } from './comms';
 import { complete, inspectAt, isComplete } from './introspect';
+import { BEFORE_TERMINATE } from './protocol';
 import type { ExecuteCommand, ToMain, ToWorker } from './protocol';
 import { InterruptedError } from '../io';
 import type { DisplayHandle } from '../io';
@@ -53,7 +54,6 @@ function route(name: 'stdout' | 'stderr', chunk: unknown): boolean {
 }
 process.stdout.write = ((chunk: unknown) => route('stdout', chunk)) as typeof process.stdout.write;
 process.stderr.write = ((chunk: unknown) => route('stderr', chunk)) as typeof process.stderr.write;
-const cellConsole = new Console({ stdout: process.stdout, stderr: process.stderr });
 
 const comms = new CommManager((msgType, content) => currentIo()?.emit(msgType, content));
 
@@ -64,7 +64,7 @@ function requireIo(): CellIo {
 }
 
 const cellGlobals: Record<string, unknown> = {
-  console: cellConsole,
+  console: cellConsole(route, process.stdout, process.stderr),
   require: createRequire(path.join(process.cwd(), '__notebook__.js')),
   comms: comms.api(),
   display(value: unknown, options: { id?: string; update?: boolean } = {}): DisplayHandle | undefined {
@@ -85,11 +85,29 @@ const cellGlobals: Record<string, unknown> = {
 Object.defineProperty(cellGlobals, 'io', { get: () => requireIo(), enumerable: true, configurable: true });
 Object.defineProperties(globalThis, Object.getOwnPropertyDescriptors(cellGlobals));
 
-// ---- execute ------------------------------------------------------------------------------------
-function whenAborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new InterruptedError()), { once: true }));
+// ---- interrupting synchronous code -----------------------------------------------------------------
+// The protocol thread stops a cell stuck in synchronous code with V8's terminateExecution. When that code runs
+// in a promise job or a timer (`await null; while (true) {}`), async_hooks has pushed the job's async id and
+// never pops it; with AsyncLocalStorage enabled, Node aborts the whole process on its next stack check. Just
+// before terminating, the protocol thread calls this function (same inspector interrupt, so no other code
+// runs in between) to empty the stack, as Node itself does after an uncaught exception.
+function asyncIdStackClearer(): () => void {
+  const proc = process as unknown as { binding?: (name: string) => { clearAsyncIdStack?: () => void } };
+  const quiet = process.noDeprecation;
+  process.noDeprecation = true; // process.binding('async_wrap') warns once (DEP0111); the warning would land in a cell
+  try {
+    const binding = proc.binding?.('async_wrap');
+    const clear = binding?.clearAsyncIdStack;
+    return typeof clear === 'function' ? () => clear.call(binding) : () => undefined;
+  } catch {
+    return () => undefined;
+  } finally {
+    process.noDeprecation = quiet;
+  }
 }
+Object.defineProperty(globalThis, Symbol.for(BEFORE_TERMINATE), { value: asyncIdStackClearer(), enumerable: false });
 
+// ---- execute ------------------------------------------------------------------------------------
 function evaluateUserExpressions(expressions: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, source] of Object.entries(expressions)) {
@@ -137,8 +155,8 @@ async function execute(command: ExecuteCommand): Promise<void> {
     try {
       const cell = rewriteCell(command.code);
       const script = new vm.Script(cell.code, { filename: `<cell ${command.executionCount}>`, columnOffset: -cell.prefixLength });
-      const value: unknown = await Promise.race([script.runInThisContext() as Promise<unknown>, whenAborted(io.signal)]);
-      finish(run, { value });
+      // An interrupt finishes the run itself (see interrupt()), so a cell that never settles is not awaited here.
+      finish(run, { value: await (script.runInThisContext() as Promise<unknown>) });
     } catch (error) {
       finish(run, { error });
     }

@@ -18,6 +18,15 @@ export interface ExecuteResult {
 
 type Waiter = { resolve: (m: Message) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
 
+export type ClientChannel = 'shell' | 'control' | 'stdin';
+
+/** A message received on shell, control or stdin, with the raw frames it came in. */
+export interface Received {
+  channel: ClientChannel;
+  message: Message;
+  frames: Buffer[];
+}
+
 export class KernelClient {
   readonly session = randomUUID();
   readonly signer: Signer;
@@ -27,6 +36,10 @@ export class KernelClient {
   readonly iopub = new zmq.Subscriber();
   /** Every IOPub message received, in order. */
   readonly iopubLog: Message[] = [];
+  /** Every message received on shell, control and stdin, in order, with its raw frames. */
+  readonly replyLog: Received[] = [];
+  /** zeromq allows one pending send per socket: sends on each socket are chained. */
+  private readonly sendTails = new Map<zmq.Socket, Promise<unknown>>();
   private readonly replies = new Map<string, Waiter>();
   private readonly idleWaiters = new Map<string, Waiter>();
   private readonly idleSeen = new Set<string>();
@@ -42,30 +55,52 @@ export class KernelClient {
     for (const s of [this.shell, this.control, this.stdin, this.iopub]) s.linger = 0;
   }
 
+  /** Resolves when each shell/control/stdin socket has completed its first ZMTP handshake with the kernel. */
+  private handshakes: Promise<void> = Promise.resolve();
+
+  private handshaken(socket: zmq.Dealer): Promise<void> {
+    const events = socket.events; // observe before connecting so the event is not missed
+    return (async () => {
+      try {
+        for await (const ev of events) if (ev.type === 'handshake') break;
+      } catch {
+        // socket closed before it connected
+      }
+      // No events.close() here: with zeromq 6.8, closing an observer while its socket stays open leaves the
+      // process unable to (re)connect afterwards (a kernel restarted on the same ports, or the next client in the
+      // same process, never answers). The observer closes with its socket.
+    })();
+  }
+
   async connect(): Promise<void> {
+    this.handshakes = Promise.all([this.shell, this.control, this.stdin].map((s) => this.handshaken(s))).then(() => undefined);
     this.shell.connect(endpoint(this.info, 'shell'));
     this.control.connect(endpoint(this.info, 'control'));
     this.stdin.connect(endpoint(this.info, 'stdin'));
     this.iopub.connect(endpoint(this.info, 'iopub'));
     this.iopub.subscribe();
-    void this.pump(this.shell, (m) => this.settleReply(m));
-    void this.pump(this.control, (m) => this.settleReply(m));
-    void this.pump(this.stdin, (m) => void this.answerInput(m));
+    void this.pump(this.shell, (m, f) => this.settleReply('shell', m, f));
+    void this.pump(this.control, (m, f) => this.settleReply('control', m, f));
+    void this.pump(this.stdin, (m, f) => {
+      this.replyLog.push({ channel: 'stdin', message: m, frames: f });
+      void this.answerInput(m);
+    });
     void this.pump(this.iopub, (m) => this.onIopub(m));
   }
 
-  private async pump(socket: zmq.Dealer | zmq.Subscriber, handle: (m: Message) => void): Promise<void> {
+  private async pump(socket: zmq.Dealer | zmq.Subscriber, handle: (m: Message, frames: Buffer[]) => void): Promise<void> {
     try {
       for await (const frames of socket) {
         const decoded = decode(this.signer, frames);
-        if (decoded.ok) handle(decoded.message);
+        if (decoded.ok) handle(decoded.message, frames);
       }
     } catch {
       // socket closed
     }
   }
 
-  private settleReply(m: Message): void {
+  private settleReply(channel: ClientChannel, m: Message, frames: Buffer[]): void {
+    this.replyLog.push({ channel, message: m, frames });
     const id = String(m.parent_header.msg_id ?? '');
     const waiter = this.replies.get(id);
     if (!waiter) return;
@@ -101,9 +136,62 @@ export class KernelClient {
   }
 
   async sendOn(socket: zmq.Dealer, msgType: string, content: unknown, parent: Partial<Message['header']> = {}): Promise<string> {
+    const { msgId, frames } = this.frames(msgType, content, parent);
+    await this.sendRaw(socket, frames);
+    return msgId;
+  }
+
+  /** Builds the signed frames of a message without sending it (for tests that tamper with or resend frames). */
+  frames(msgType: string, content: unknown, parent: Partial<Message['header']> = {}, metadata: Record<string, unknown> = {}): { msgId: string; frames: Buffer[] } {
     const header = newHeader(msgType, this.session, 'test', new Date());
-    await socket.send(encode(this.signer, header, { msg_type: msgType, parent_header: parent, content }));
-    return header.msg_id;
+    return { msgId: header.msg_id, frames: encode(this.signer, header, { msg_type: msgType, parent_header: parent, content, metadata }) };
+  }
+
+  socketOf(channel: ClientChannel): zmq.Dealer {
+    return channel === 'control' ? this.control : channel === 'stdin' ? this.stdin : this.shell;
+  }
+
+  /** Sends frames as they are, after any send already under way on that socket. */
+  sendRaw(socket: zmq.Dealer | ClientChannel, frames: Buffer[]): Promise<void> {
+    const s = typeof socket === 'string' ? this.socketOf(socket) : socket;
+    const sent = (this.sendTails.get(s) ?? Promise.resolve()).catch(() => undefined).then(() => s.send(frames));
+    this.sendTails.set(s, sent);
+    return sent;
+  }
+
+  /** Resolves with the reply whose parent is `msgId` (at once if it already arrived). */
+  waitReply(msgId: string, timeoutMs = 20000): Promise<Message> {
+    const seen = this.replyLog.find((r) => r.channel !== 'stdin' && r.message.parent_header.msg_id === msgId);
+    if (seen) return Promise.resolve(seen.message);
+    return this.waitFor(this.replies, msgId, timeoutMs, `reply to ${msgId}`);
+  }
+
+  /** Replies (shell/control) received so far whose parent is `msgId`. */
+  repliesTo(msgId: string): Received[] {
+    return this.replyLog.filter((r) => r.channel !== 'stdin' && r.message.parent_header.msg_id === msgId);
+  }
+
+  /** Resolves with the first IOPub message (already received or future) that matches. */
+  waitForIopub(match: (m: Message) => boolean, timeoutMs = 20000, what = 'an IOPub message'): Promise<Message> {
+    const seen = this.iopubLog.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const off = this.onIopubMessage((m) => {
+        if (!match(m)) return;
+        clearTimeout(timer);
+        off();
+        resolve(m);
+      });
+    });
+  }
+
+  /** IOPub messages received so far with `msgId` as parent (status included). */
+  iopubFor(msgId: string): Message[] {
+    return this.iopubLog.filter((m) => m.parent_header.msg_id === msgId);
   }
 
   private waitFor(map: Map<string, Waiter>, id: string, timeoutMs: number, what: string): Promise<Message> {
@@ -118,10 +206,9 @@ export class KernelClient {
 
   /** Sends a request and resolves with its reply. */
   async request(msgType: string, content: unknown, options: { channel?: 'shell' | 'control'; timeoutMs?: number } = {}): Promise<Message> {
-    const socket = options.channel === 'control' ? this.control : this.shell;
-    const header = newHeader(msgType, this.session, 'test', new Date());
-    const reply = this.waitFor(this.replies, header.msg_id, options.timeoutMs ?? 20000, `${msgType} reply`);
-    await socket.send(encode(this.signer, header, { msg_type: msgType, parent_header: {}, content }));
+    const { msgId, frames } = this.frames(msgType, content);
+    const reply = this.waitFor(this.replies, msgId, options.timeoutMs ?? 20000, `${msgType} reply`);
+    await this.sendRaw(options.channel ?? 'shell', frames);
     return reply;
   }
 
@@ -148,12 +235,23 @@ export class KernelClient {
     return this.call('execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: true, stop_on_error: true, ...options }, { timeoutMs });
   }
 
-  /** Waits until the kernel answers kernel_info (retrying while it starts). */
+  /**
+   * Waits until the kernel answers kernel_info (retrying while it starts), shell, control and stdin have
+   * connected, and IOPub is connected: a SUB socket misses what is published before its subscription reaches
+   * the kernel, so this waits for the kernel's iopub_welcome or, from kernels without one, for IOPub traffic
+   * of a kernel_info (as jupyter_client does).
+   */
   async ready(timeoutMs = 20000): Promise<Message> {
     const deadline = Date.now() + timeoutMs;
+    let info: Message | undefined;
     for (;;) {
       try {
-        return await this.request('kernel_info_request', {}, { timeoutMs: 1000 });
+        info = await this.request('kernel_info_request', {}, { timeoutMs: 1000 });
+        // a ROUTER drops what it sends to a peer that has not connected yet: an input_request, for one
+        await Promise.race([this.handshakes, new Promise((_, reject) => setTimeout(() => reject(new Error('stdin/control did not connect')), 1000))]);
+        if (this.iopubLog.length > 0) return info;
+        await this.waitForIopub(() => true, 200, 'IOPub traffic');
+        return info;
       } catch (e) {
         if (Date.now() > deadline) throw e;
       }

@@ -1,13 +1,15 @@
-// Starts `opsbook kernel` as a real process with a fresh connection file on free ports (tcp or ipc).
+// Starts `opsbook kernel` (or any kernel argv, kernelspec style) as a real process with a fresh connection file on free ports (tcp or ipc).
 import { spawn, ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ConnectionInfo } from '../../kernel/connection';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const ABOVE_SUPPORT = path.resolve(__dirname, '..', '..');
+/** The checkout's root, whether this runs from test/support (ts-jest) or from dist/test/support (compiled). */
+export const REPO_ROOT = path.basename(ABOVE_SUPPORT) === 'dist' && existsSync(path.join(ABOVE_SUPPORT, '..', 'package.json')) ? path.dirname(ABOVE_SUPPORT) : ABOVE_SUPPORT;
 /** The built CLI; tests run after `npm run build`. */
 export const CLI = path.join(REPO_ROOT, 'dist', 'kernel', 'cli.js');
 
@@ -58,11 +60,26 @@ export interface KernelProcess {
 }
 
 export async function startKernelProcess(options: ConnectionOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<KernelProcess> {
-  const { info, file } = await makeConnection(options);
-  const child = spawn(process.execPath, [CLI, 'kernel', '-f', file], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnKernel([process.execPath, CLI, 'kernel', '-f', '{connection_file}'], await makeConnection(options), { env: options.env });
+}
+
+/**
+ * Spawns any kernel command line for an existing connection file, the way a frontend runs a kernelspec's argv:
+ * every `{connection_file}` in `argv` is replaced by the file's path. A command that cannot be spawned makes
+ * `exited` resolve with null and its reason appear in `stderr()`.
+ */
+export function spawnKernel(argv: readonly string[], connection: { info: ConnectionInfo; file: string }, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): KernelProcess {
+  const [command, ...args] = argv.map((a) => a.split('{connection_file}').join(connection.file));
+  const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout?.on('data', () => undefined);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, info, stderr: () => err, exited };
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => resolve(code));
+    child.on('error', (e) => {
+      err += `could not start ${command}: ${e.message}\n`;
+      resolve(null);
+    });
+  });
+  return { child, info: connection.info, stderr: () => err, exited };
 }

@@ -1,0 +1,123 @@
+// Lifecycle: status starting and iopub_welcome at start, shutdown_request (restart true/false) on control, children of cells ended.
+import { startTestKernel, TestKernel } from '../support/kernel-client';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return check();
+}
+
+describe('start', () => {
+  let k: TestKernel;
+  beforeAll(async () => {
+    k = await startTestKernel();
+  });
+  afterAll(async () => {
+    await k.stop();
+  });
+
+  test('the subscriber gets an iopub_welcome, and status starting is never published again', async () => {
+    const welcome = await k.client.waitForIopub((m) => m.header.msg_type === 'iopub_welcome', 5000, 'iopub_welcome');
+    expect(welcome.content).toEqual({ subscription: '' });
+    for (let i = 0; i < 3; i++) await k.client.execute(`${i} + 1`);
+    await k.client.call('kernel_info_request', {}, { channel: 'control' });
+    const log = k.client.iopubLog;
+    const welcomeAt = log.indexOf(welcome);
+    const starting = log.filter((m) => m.header.msg_type === 'status' && m.content.execution_state === 'starting');
+    // starting is published once, when the sockets are bound; a subscriber may connect after it
+    expect(starting.length).toBeLessThanOrEqual(1);
+    for (const m of starting) expect(log.indexOf(m)).toBeLessThan(welcomeAt);
+    const states = log.filter((m) => m.header.msg_type === 'status').map((m) => m.content.execution_state);
+    expect(states.filter((s) => s === 'busy').length).toBeGreaterThanOrEqual(4);
+    expect(new Set(states.slice(starting.length))).toEqual(new Set(['busy', 'idle']));
+  });
+});
+
+describe('shutdown_request with restart true', () => {
+  let k: TestKernel;
+  beforeAll(async () => {
+    k = await startTestKernel();
+  });
+  afterAll(async () => {
+    await k.stop();
+  });
+
+  test('replies, broadcasts shutdown_reply, exits 0 after the reply, and ends the children of cells', async () => {
+    const spawned = await k.client.execute('const child = require("child_process").spawn("sleep", ["300"]); console.log(child.pid)');
+    expect(spawned.reply.content.status).toBe('ok');
+    const pid = Number(String(spawned.outputs.find((m) => m.header.msg_type === 'stream')?.content.text).trim());
+    expect(Number.isInteger(pid) && pid > 0).toBe(true);
+    expect(alive(pid)).toBe(true);
+
+    let exitedAt = 0;
+    const exited = k.kernel.exited.then((code) => {
+      exitedAt = Date.now();
+      return code;
+    });
+    const reply = await k.client.request('shutdown_request', { restart: true }, { channel: 'control', timeoutMs: 5000 });
+    expect(reply.header.msg_type).toBe('shutdown_reply');
+    expect(reply.content).toEqual(expect.objectContaining({ status: 'ok', restart: true }));
+
+    const msgId = String(reply.parent_header.msg_id);
+    const broadcast = await k.client.waitForIopub((m) => m.header.msg_type === 'shutdown_reply' && m.parent_header.msg_id === msgId, 5000, 'shutdown_reply on IOPub');
+    expect(broadcast.content).toEqual(expect.objectContaining({ status: 'ok', restart: true }));
+
+    const timer = setTimeout(() => k.kernel.child.kill('SIGKILL'), 10000);
+    const code = await exited;
+    clearTimeout(timer);
+    expect(code).toBe(0);
+    // the reply was sent (stamped by the kernel) before the process exited
+    expect(Date.parse(reply.header.date)).toBeLessThanOrEqual(exitedAt);
+    // ended and reaped by the kernel itself (not left as a zombie for init to collect)
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
+
+describe('shutdown_request with restart false', () => {
+  let k: TestKernel;
+  beforeAll(async () => {
+    k = await startTestKernel();
+  });
+  afterAll(async () => {
+    await k.stop();
+  });
+
+  test('replies restart false with busy/idle and exits 0', async () => {
+    const r = await k.client.request('shutdown_request', { restart: false }, { channel: 'control', timeoutMs: 5000 });
+    expect(r.content).toEqual(expect.objectContaining({ status: 'ok', restart: false }));
+    const statuses = await until(() => k.client.iopubFor(String(r.parent_header.msg_id)).filter((m) => m.header.msg_type === 'status').length === 2, 3000);
+    expect(statuses).toBe(true);
+    expect(await k.kernel.exited).toBe(0);
+  });
+});
+
+describe('SIGTERM', () => {
+  let k: TestKernel;
+  beforeAll(async () => {
+    k = await startTestKernel();
+  });
+  afterAll(async () => {
+    await k.stop();
+  });
+
+  test('ends the kernel cleanly (exit 0), children included', async () => {
+    const spawned = await k.client.execute('console.log(require("child_process").spawn("sleep", ["300"]).pid)');
+    const pid = Number(String(spawned.outputs.find((m) => m.header.msg_type === 'stream')?.content.text).trim());
+    expect(alive(pid)).toBe(true);
+    k.kernel.child.kill('SIGTERM');
+    expect(await k.kernel.exited).toBe(0);
+    expect(alive(pid)).toBe(false);
+  });
+});
