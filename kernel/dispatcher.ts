@@ -46,7 +46,12 @@ export class Dispatcher {
   private readonly queues: Record<RequestChannel, SerialQueue> = { shell: new SerialQueue(), control: new SerialQueue() };
   private readonly aborting = new Set<Message>();
 
-  constructor(private readonly handlers: Record<string, Handler>, private readonly out: DispatcherOutput) {}
+  /** A Map, not an object: a msg_type such as "constructor" must not find Object.prototype's members. */
+  private readonly handlers: Map<string, Handler>;
+
+  constructor(handlers: Record<string, Handler>, private readonly out: DispatcherOutput) {
+    this.handlers = new Map(Object.entries(handlers));
+  }
 
   dispatch(channel: RequestChannel, message: Message): void {
     this.queues[channel].push(message, () => this.handle(channel, message));
@@ -60,7 +65,7 @@ export class Dispatcher {
         this.send(channel, message, { content: { status: 'aborted', execution_count: null } });
         return;
       }
-      const handler = this.handlers[msgType];
+      const handler = this.handlers.get(msgType);
       if (!handler) {
         log.warn(`unknown message type "${msgType}" on ${channel}`);
         if (msgType.endsWith('_request')) {

@@ -3,6 +3,8 @@ export interface HistoryEntry {
   session: number;
   line: number;
   input: string;
+  /** text/plain of the line's execute_result, when it had one. */
+  output?: string;
 }
 
 function globToRegExp(pattern: string): RegExp {
@@ -18,7 +20,13 @@ export class History {
     this.entries.push({ session: this.session, line, input });
   }
 
-  query(content: Record<string, unknown>): Array<[number, number, string]> {
+  recordOutput(line: number, output: string): void {
+    const entry = this.entries.findLast((e) => e.line === line);
+    if (entry) entry.output = output;
+  }
+
+  /** Rows as the spec wants them: (session, line, input), or (session, line, (input, output)) with `output`. */
+  query(content: Record<string, unknown>): Array<[number, number, string | [string, string | null]]> {
     const n = typeof content.n === 'number' ? content.n : undefined;
     let rows = this.entries;
     switch (content.hist_access_type) {
@@ -41,6 +49,7 @@ export class History {
       default:
         if (n !== undefined) rows = rows.slice(-n);
     }
+    if (content.output === true) return rows.map((e) => [e.session, e.line, [e.input, e.output ?? null]]);
     return rows.map((e) => [e.session, e.line, e.input]);
   }
 }

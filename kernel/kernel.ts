@@ -24,6 +24,7 @@ export class Kernel {
   private readonly executor: ExecutorClient;
   private readonly dispatcher: Dispatcher;
   private readonly state: KernelState = { executionCount: 0 };
+  private readonly history = new History();
   private shuttingDown = false;
 
   constructor(info: ConnectionInfo) {
@@ -38,7 +39,7 @@ export class Kernel {
     });
     const handlers = createHandlers({
       executor: this.executor,
-      history: new History(),
+      history: this.history,
       state: this.state,
       publish: (parent, msgType, content) => this.publish(parent.header, msgType, content),
       track: (parent) => this.track(parent),
@@ -90,7 +91,13 @@ export class Kernel {
   }
 
   private publishFor(requestId: string, msgType: string, content: Record<string, unknown>, metadata?: Record<string, unknown>): void {
+    if (msgType === 'execute_result') this.rememberOutput(content);
     this.publish(this.parents.get(requestId)?.header ?? {}, msgType, content, metadata);
+  }
+
+  private rememberOutput(result: Record<string, unknown>): void {
+    const text = (result.data as Record<string, unknown> | undefined)?.['text/plain'];
+    if (typeof result.execution_count === 'number' && typeof text === 'string') this.history.recordOutput(result.execution_count, text);
   }
 
   private requestInput(requestId: string, inputId: string, prompt: string, password: boolean): void {

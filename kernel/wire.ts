@@ -62,6 +62,13 @@ export class Signer {
   }
 }
 
+/**
+ * The bytes each decoded header arrived in. A reply's parent_header is its request's header: echoing those
+ * bytes keeps it exactly as the client sent it, never re-serialises a hostile (deeply nested) header, and
+ * saves a JSON.stringify per output message.
+ */
+const headerBytes = new WeakMap<object, Buffer>();
+
 export function newHeader(msgType: string, session: string, username: string, now: Date): Header {
   return { msg_id: randomUUID(), session, username, date: now.toISOString(), msg_type: msgType, version: PROTOCOL_VERSION };
 }
@@ -70,7 +77,7 @@ export function newHeader(msgType: string, session: string, username: string, no
 export function encode(signer: Signer, header: Header, out: OutgoingMessage): Buffer[] {
   const parts = [
     Buffer.from(JSON.stringify(header)),
-    Buffer.from(JSON.stringify(out.parent_header ?? {})),
+    headerBytes.get(out.parent_header) ?? Buffer.from(JSON.stringify(out.parent_header ?? {})),
     Buffer.from(JSON.stringify(out.metadata ?? {})),
     Buffer.from(JSON.stringify(out.content ?? {})),
   ];
@@ -104,6 +111,7 @@ export function decode(signer: Signer, frames: Buffer[]): DecodeResult {
   const [header, parent, metadata, content] = objects;
   if (!header || !parent || !metadata || !content) return { ok: false, error: 'bad-json', detail: 'a part is not a JSON object' };
   if (!isHeader(header)) return { ok: false, error: 'bad-header' };
+  headerBytes.set(header, parts[0]);
   return {
     ok: true,
     message: {

@@ -94,3 +94,12 @@ test('unknown requests get an error reply; a throwing handler gets an error repl
   expect(replies.map((r) => [r.msg_type, (r.content as { status: string }).status])).toEqual([['nope_reply', 'error'], ['boom_reply', 'error']]);
   expect(events.filter((e) => e.startsWith('idle')).length).toBe(3);
 });
+
+test('msg_types named after Object.prototype members are unknown, not called', async () => {
+  const { d, replies } = setup({});
+  for (const t of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) d.dispatch('shell', msg(t));
+  d.dispatch('shell', msg('constructor_request'));
+  await tick();
+  expect(replies.map((r) => r.msg_type)).toEqual(['constructor_reply']);
+  expect((replies[0].content as { ename: string }).ename).toBe('UnknownMessageType');
+});

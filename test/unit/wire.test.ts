@@ -113,3 +113,14 @@ describe('malformed frames', () => {
     expect(decode(signer, make(['{"msg_id":"1","msg_type":"x"}', 'null', '{}', '{}']))).toMatchObject({ ok: false, error: 'bad-json' });
   });
 });
+
+describe('hostile headers', () => {
+  test('a reply echoes the request header bytes, even one too deep to serialise', () => {
+    const signer = new Signer('');
+    const deep = `{"msg_id":"1","msg_type":"kernel_info_request","x":${'['.repeat(20000)}${']'.repeat(20000)}}`;
+    const decoded = decode(signer, [DELIMITER, Buffer.alloc(0), buf(deep), buf('{}'), buf('{}'), buf('{}')]);
+    if (!decoded.ok) throw new Error(decoded.error);
+    const frames = encode(signer, newHeader('kernel_info_reply', 's', 'u', new Date()), { msg_type: 'kernel_info_reply', parent_header: decoded.message.header, content: {} });
+    expect(frames[3].toString()).toBe(deep);
+  });
+});
