@@ -60,7 +60,21 @@ export class Kernel {
     this.publish({}, 'status', { execution_state: 'starting' });
     process.on('SIGINT', () => void this.executor.interrupt());
     process.on('SIGTERM', () => void this.shutdown(false));
+    this.exitWithParent();
     await this.executor.whenReady();
+  }
+
+  /** Like ipykernel's parent poller: a kernel whose launcher died (it was re-parented) shuts down, never lingers. */
+  private exitWithParent(): void {
+    const parent = process.ppid;
+    if (parent <= 1) return; // started by init: nothing to watch
+    const timer = setInterval(() => {
+      if (process.ppid !== parent) {
+        log.warn(`the process that started this kernel (pid ${parent}) is gone; shutting down`);
+        void this.shutdown(false);
+      }
+    }, 1000);
+    timer.unref();
   }
 
   private receive(channel: InboundChannel, frames: Buffer[]): void {
