@@ -50,7 +50,8 @@ program
   .command('kernel')
   .description('run the kernel (Jupyter starts this through the kernelspec)')
   .requiredOption('-f, --connection-file <file>', 'the connection file written by the frontend')
-  .action(async (opts: { connectionFile: string }) => {
+  .argument('[ignored...]', 'extra arguments some launchers append (jupyter run adds its files); ignored')
+  .action(async (_ignored: string[], opts: { connectionFile: string }) => {
     try {
       const info = readConnectionFile(opts.connectionFile);
       const { Kernel } = await import('./kernel');

@@ -7,9 +7,34 @@ export interface HistoryEntry {
   output?: string;
 }
 
-function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`, 's');
+/**
+ * IPython-style glob over the whole input (`*` any run, `?` one character), matched without backtracking
+ * blow-up: the classic two-pointer wildcard match, O(pattern x input) at worst. A regex built from a
+ * pattern like `*a*a*a...b` would take exponential time on the protocol thread.
+ */
+export function globMatch(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === text[t])) {
+      p += 1;
+      t += 1;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p;
+      resume = t;
+      p += 1;
+    } else if (star >= 0) {
+      p = star + 1;
+      resume += 1;
+      t = resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === '*') p += 1;
+  return p === pattern.length;
 }
 
 export class History {
@@ -37,8 +62,8 @@ export class History {
         break;
       }
       case 'search': {
-        const re = globToRegExp(typeof content.pattern === 'string' ? content.pattern : '*');
-        rows = rows.filter((e) => re.test(e.input));
+        const pattern = typeof content.pattern === 'string' ? content.pattern : '*';
+        rows = rows.filter((e) => globMatch(pattern, e.input));
         if (content.unique) {
           const seen = new Set<string>();
           rows = [...rows].reverse().filter((e) => !seen.has(e.input) && seen.add(e.input) !== undefined).reverse();

@@ -20,6 +20,7 @@ export class Kernel {
   private readonly transport: Transport;
   private readonly session = randomUUID();
   private readonly parents = new Map<string, Message>();
+  private requests = 0;
   private readonly inputs = new Map<string, string>();
   private readonly executor: ExecutorClient;
   private readonly dispatcher: Dispatcher;
@@ -88,8 +89,9 @@ export class Kernel {
     else this.dispatcher.dispatch(channel, message);
   }
 
+  /** Names a request for the executor. Our own counter, not msg_id: a client may reuse a msg_id. */
   private track(message: Message): string {
-    const id = message.header.msg_id;
+    const id = `r${++this.requests}`;
     this.parents.set(id, message);
     if (this.parents.size > PARENTS_KEPT) this.parents.delete(this.parents.keys().next().value as string);
     return id;
@@ -127,12 +129,13 @@ export class Kernel {
   }
 
   private receiveInput(message: Message): void {
-    const inputId = this.inputs.get(String(message.parent_header.msg_id ?? ''));
-    if (message.header.msg_type !== 'input_reply' || !inputId) {
+    const parentId = message.parent_header.msg_id;
+    const inputId = typeof parentId === 'string' ? this.inputs.get(parentId) : undefined;
+    if (message.header.msg_type !== 'input_reply' || typeof parentId !== 'string' || !inputId) {
       log.warn(`ignored ${message.header.msg_type} on stdin: no input request is waiting for it`);
       return;
     }
-    this.inputs.delete(String(message.parent_header.msg_id));
+    this.inputs.delete(parentId);
     this.executor.answerInput(inputId, typeof message.content.value === 'string' ? message.content.value : '');
   }
 

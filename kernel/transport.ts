@@ -68,7 +68,14 @@ export class Transport {
   start(onFrames: (channel: InboundChannel, frames: Buffer[]) => void, onSubscribe: (topic: Buffer) => void): void {
     const pump = async (channel: InboundChannel, socket: zmq.Router) => {
       try {
-        for await (const frames of socket) onFrames(channel, frames);
+        for await (const frames of socket) {
+          try {
+            onFrames(channel, frames);
+          } catch (e) {
+            // one bad message must never end a channel
+            log.error(`${channel}: a message could not be handled: ${(e as Error).stack ?? String(e)}`);
+          }
+        }
       } catch (e) {
         if (!socket.closed) log.error(`${channel} receive loop ended: ${(e as Error).message}`);
       }

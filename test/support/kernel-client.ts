@@ -316,6 +316,7 @@ export async function startTestKernel(options: ConnectionOptions & { env?: NodeJ
         clearTimeout(timer);
       }
       client.close();
+      kernel.cleanup();
     },
   };
 }

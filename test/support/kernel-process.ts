@@ -1,6 +1,6 @@
 // Starts `opsbook kernel` (or any kernel argv, kernelspec style) as a real process with a fresh connection file on free ports (tcp or ipc).
 import { spawn, ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
@@ -55,6 +55,9 @@ export async function makeConnection(options: ConnectionOptions = {}): Promise<{
 export interface KernelProcess {
   child: ChildProcess;
   info: ConnectionInfo;
+  /** The temporary folder holding the connection file (and ipc sockets); removed by cleanup(). */
+  dir?: string;
+  cleanup(): void;
   stderr: () => string;
   exited: Promise<number | null>;
 }
@@ -68,7 +71,7 @@ export async function startKernelProcess(options: ConnectionOptions & { env?: No
  * every `{connection_file}` in `argv` is replaced by the file's path. A command that cannot be spawned makes
  * `exited` resolve with null and its reason appear in `stderr()`.
  */
-export function spawnKernel(argv: readonly string[], connection: { info: ConnectionInfo; file: string }, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): KernelProcess {
+export function spawnKernel(argv: readonly string[], connection: { info: ConnectionInfo; file: string; dir?: string }, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): KernelProcess {
   const [command, ...args] = argv.map((a) => a.split('{connection_file}').join(connection.file));
   const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
@@ -81,5 +84,8 @@ export function spawnKernel(argv: readonly string[], connection: { info: Connect
       resolve(null);
     });
   });
-  return { child, info: connection.info, stderr: () => err, exited };
+  const cleanup = () => {
+    if (connection.dir) rmSync(connection.dir, { recursive: true, force: true });
+  };
+  return { child, info: connection.info, dir: connection.dir, cleanup, stderr: () => err, exited };
 }

@@ -25,3 +25,14 @@ test('search matches the whole input with glob patterns; unique keeps the latest
 test('output=true pairs each input with its result text or null', () => {
   expect(filled().query({ hist_access_type: 'tail', n: 2, output: true })).toEqual([[1, 4, ['print(a)', null]], [1, 5, ['a + b', '3']]]);
 });
+
+test('glob matching stays polynomial on hostile patterns (a backtracking regex would not finish)', () => {
+  const { globMatch } = jest.requireActual('../../kernel/history') as typeof import('../../kernel/history');
+  expect(globMatch('a*c', 'abbbc')).toBe(true);
+  expect(globMatch('a?c', 'abc')).toBe(true);
+  expect(globMatch('a*', 'b')).toBe(false);
+  expect(globMatch('', '')).toBe(true);
+  expect(globMatch('*', '')).toBe(true);
+  expect(globMatch(`${'*a'.repeat(20)}*b`, 'a'.repeat(40))).toBe(false);
+  expect(globMatch(`${'*a'.repeat(200)}*b`, 'a'.repeat(5000))).toBe(false);
+});
