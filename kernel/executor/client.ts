@@ -91,6 +91,7 @@ export class ExecutorClient {
   private receive(m: ToMain): void {
     switch (m.type) {
       case 'reply': {
+        for (const out of m.iopub ?? []) this.events.iopub(m.id, out.msgType, out.content);
         const answer = this.pending.get(m.id);
         this.pending.delete(m.id);
         answer?.(m.content);

@@ -30,7 +30,8 @@ export type ToWorker =
 
 export type ToMain =
   | { type: 'ready' }
-  | { type: 'reply'; id: string; content: Record<string, unknown> }
+  /** `iopub`: the request's last outputs (execute_result, error), published just before the reply: one hop, not two. */
+  | { type: 'reply'; id: string; content: Record<string, unknown>; iopub?: Array<{ msgType: string; content: Record<string, unknown> }> }
   /** An IOPub message owned by request `id` (its parent header). */
   | { type: 'iopub'; id: string; msgType: string; content: Record<string, unknown>; metadata?: Record<string, unknown> }
   | { type: 'input_request'; id: string; inputId: string; prompt: string; password: boolean }

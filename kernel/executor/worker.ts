@@ -63,6 +63,9 @@ function requireIo(): CellIo {
   return io;
 }
 
+/** Handles returned by display(): a cell ending in `display(x)` shows x once, not x and then its handle. */
+const displayHandles = new WeakSet<object>();
+
 const cellGlobals: Record<string, unknown> = {
   console: cellConsole(route, process.stdout, process.stderr),
   require: createRequire(path.join(process.cwd(), '__notebook__.js')),
@@ -74,7 +77,9 @@ const cellGlobals: Record<string, unknown> = {
       io.emit('update_display_data', { ...bundle, transient: { display_id: options.id } });
       return undefined;
     }
-    return io.display(bundle.data, { id: options.id, metadata: bundle.metadata });
+    const handle = io.display(bundle.data, { id: options.id, metadata: bundle.metadata });
+    displayHandles.add(handle);
+    return handle;
   },
   clearOutput(options: { wait?: boolean } = {}): void {
     requireIo().clearOutput(options.wait === true);
@@ -134,14 +139,15 @@ function finish(run: Running, outcome: { value: unknown } | { error: unknown }):
     // The frame of the wrapper's own call (the line after the cell's last) is ours, not the user's.
     const wrapperFrame = `<cell ${count}>:${command.code.split('\n').length + 1}:`;
     content.traceback = content.traceback.filter((line) => !line.includes(wrapperFrame));
-    io.emit('error', { ...content });
     io.finish();
-    post({ type: 'reply', id: command.id, content: { status: 'error', execution_count: count, ...content } });
+    const iopub = command.silent ? [] : [{ msgType: 'error', content: { ...content } }];
+    post({ type: 'reply', id: command.id, content: { status: 'error', execution_count: count, ...content }, iopub });
   } else {
-    if (outcome.value !== undefined) io.emit('execute_result', { execution_count: count, ...toBundle(outcome.value) });
+    const shown = outcome.value !== undefined && !(typeof outcome.value === 'object' && outcome.value !== null && displayHandles.has(outcome.value));
+    const result = shown && !command.silent ? [{ msgType: 'execute_result', content: { execution_count: count, ...toBundle(outcome.value) } }] : [];
     const userExpressions = evaluateUserExpressions(command.userExpressions);
     io.finish();
-    post({ type: 'reply', id: command.id, content: { status: 'ok', execution_count: count, user_expressions: userExpressions, payload: [] } });
+    post({ type: 'reply', id: command.id, content: { status: 'ok', execution_count: count, user_expressions: userExpressions, payload: [] }, iopub: result });
   }
   if (running === run) running = undefined;
 }

@@ -38,6 +38,12 @@ test('display(value) publishes display_data with a display id', async () => {
   expect(types(r.outputs)).toEqual(['execute_input', 'display_data', 'display_data']);
 });
 
+test('a cell ending in display(x) shows x once, not also its handle as the result', async () => {
+  const r = await k.client.execute('display({ shown: true })');
+  expect(r.reply.content.status).toBe('ok');
+  expect(r.outputs.map((m) => m.header.msg_type)).toEqual(['execute_input', 'display_data']);
+});
+
 test('a rich value (Symbol.for("Jupyter.display")) displays as its bundle', async () => {
   const r = await k.client.execute('display({[Symbol.for("Jupyter.display")]() { return {"text/html": "<b>hi</b>"} }}); undefined');
   const d = r.outputs.find((m) => m.header.msg_type === 'display_data');
