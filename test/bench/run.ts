@@ -1,0 +1,135 @@
+// `npm run bench` entry: compares opsbook with ipykernel and tslab, prints the markdown table, writes test-results/bench.json.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { REPO_ROOT } from '../support/kernel-process';
+import { KERNEL_NAMES, KernelName, KernelUnderTest, kernelAvailability } from './kernels';
+import { attempt, coldStarts, floods, interrupts, kernelInfoRoundTrips, roundTrips } from './measure';
+import { KernelResult, buildRows, markdown, notes } from './report';
+import { Session } from './session';
+
+const CONFIG = {
+  starts: 5,
+  warmup: 20,
+  runs: 500,
+  kernelInfoRuns: 200,
+  floodLines: 200_000, // × 100 bytes = 20,000,000 bytes
+  floodRuns: 3,
+  interrupts: 5,
+  interruptWaitMs: 300,
+  interruptGiveUpMs: 3000,
+  startTimeoutMs: 30_000,
+  executeTimeoutMs: 10_000,
+  floodTimeoutMs: 90_000,
+};
+
+/** Where tslab is installed and ipykernel keeps its IPython folder; never inside the repo. */
+const CACHE_DIR = process.env.OPSBOOK_BENCH_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'opsbook-bench');
+
+function progress(text: string): void {
+  process.stderr.write(`[bench] ${text}\n`);
+}
+
+/** 1-minute load average: other work on the machine (tests, builds) shows in the numbers. */
+function loadAverage(): string {
+  return os.loadavg()[0].toFixed(2);
+}
+
+function selected(): KernelName[] {
+  const wanted = (process.env.OPSBOOK_BENCH_KERNELS ?? KERNEL_NAMES.join(',')).split(',').map((s) => s.trim());
+  return KERNEL_NAMES.filter((n) => wanted.includes(n));
+}
+
+async function benchKernel(kernel: KernelUnderTest, cwd: string): Promise<KernelResult> {
+  const t0 = performance.now();
+  const result: KernelResult = { name: kernel.name, label: kernel.label, available: true, interruptMode: kernel.interruptMode };
+  progress(`${kernel.label}: ${CONFIG.starts} cold starts (+1 warm-up)`);
+  result.coldStart = await attempt(() => coldStarts(kernel, cwd, CONFIG.starts, CONFIG.startTimeoutMs));
+  let session: Session;
+  try {
+    session = (await Session.launch(kernel, cwd, CONFIG.startTimeoutMs)).session;
+  } catch (e) {
+    const error = `could not start: ${(e as Error).message}`;
+    result.execute = result.flood = result.interrupt = result.memory = { ok: false, error };
+    return result;
+  }
+  try {
+    progress(`${kernel.label}: ${CONFIG.runs} execute round trips (+${CONFIG.warmup} warm-up)`);
+    result.execute = await attempt(() => roundTrips(session, CONFIG.warmup, CONFIG.runs, CONFIG.executeTimeoutMs));
+    result.kernelInfo = await attempt(() => kernelInfoRoundTrips(session, CONFIG.warmup, CONFIG.kernelInfoRuns, CONFIG.executeTimeoutMs));
+    progress(`${kernel.label}: 20 MB of printed lines ×${CONFIG.floodRuns}`);
+    result.flood = await attempt(() => floods(session, CONFIG.floodLines, CONFIG.floodRuns, CONFIG.floodTimeoutMs));
+    progress(`${kernel.label}: ${CONFIG.interrupts} interrupts (${kernel.interruptMode})`);
+    result.interrupt = await attempt(() => interrupts(session, CONFIG.interrupts, CONFIG.interruptWaitMs, CONFIG.interruptGiveUpMs));
+    result.memory = await attempt(async () => session.memory());
+  } finally {
+    await session.kill();
+  }
+  result.wallMs = performance.now() - t0;
+  progress(`${kernel.label}: done in ${(result.wallMs / 1000).toFixed(1)} s`);
+  return result;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const loadStart = loadAverage();
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const cwd = mkdtempSync(path.join(os.tmpdir(), 'opsbook-bench-'));
+  const results: KernelResult[] = [];
+  try {
+    for (const name of selected()) {
+      progress(`${name}: checking availability`);
+      const available = kernelAvailability(name, CACHE_DIR);
+      if (!available.ok) {
+        progress(`${name}: not available: ${available.reason}`);
+        results.push({ name, label: name, available: false, reason: available.reason });
+        continue;
+      }
+      results.push(await benchKernel(available.kernel, cwd));
+    }
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+
+  const loadEnd = loadAverage();
+  const rows = buildRows(results);
+  const table = markdown(rows, results);
+  const extra = notes(results);
+  const misses = rows.filter((r) => r.verdict === 'FAIL');
+  const out: string[] = [
+    '',
+    `## opsbook benchmark (${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} CPUs, load average ${loadStart} at start, ${loadEnd} at end)`,
+    '',
+    table,
+    '',
+    'Interrupts: opsbook uses interrupt_mode "message" (interrupt_request on control); ipykernel and tslab have',
+    'interrupt_mode "signal", so the bench sends SIGINT to the kernel process, as jupyter_client does.',
+    `Times are end to end through one client (test/support/kernel-client.ts) over tcp on 127.0.0.1, from just before`,
+    'the request is signed and sent to the arrival of the reply / idle status. ratio < 1 means opsbook is faster/smaller.',
+  ];
+  if (extra.length > 0) out.push('', 'Notes:', ...extra.map((n) => `- ${n}`));
+  const opsRan = results.some((r) => r.name === 'opsbook' && r.available);
+  const verdict = !opsRan ? 'opsbook was not run: no target checked.' : misses.length === 0 ? 'All opsbook targets met.' : `TARGETS MISSED (${misses.length}): ${misses.map((m) => m.metric).join('; ')}`;
+  out.push('', verdict);
+  const elapsed = (performance.now() - started) / 1000;
+  out.push(`Bench wall time: ${elapsed.toFixed(1)} s.`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  const file = path.join(REPO_ROOT, 'test-results', 'bench.json');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(
+    file,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadAverage: { start: loadStart, end: loadEnd }, config: CONFIG, elapsedSeconds: elapsed, rows, misses: misses.map((m) => m.metric), notes: extra, kernels: results }, null, 2)}\n`,
+  );
+  process.stdout.write(`Results: ${path.relative(process.cwd(), file)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    // A crash of the bench itself is a bug, unlike a missed target.
+    process.stderr.write(`[bench] crashed: ${e.stack ?? e.message}\n`);
+    process.exit(1);
+  },
+);
