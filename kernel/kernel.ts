@@ -12,6 +12,9 @@ import { History } from './history';
 import { endChildren } from './children';
 import { log } from './log';
 
+/** Bounds on what is held for the first IOPub subscriber. */
+const HELD_MAX_MESSAGES = 1000;
+const HELD_MAX_BYTES = 8 * 1024 * 1024;
 /** How many requests' parent headers are kept for output that arrives after their reply. */
 const PARENTS_KEPT = 4096;
 
@@ -27,6 +30,12 @@ export class Kernel {
   private readonly state: KernelState = { executionCount: 0 };
   private readonly history = new History();
   private shuttingDown = false;
+  /**
+   * IOPub messages published before the first subscriber arrived. A kernel this fast can answer a frontend's
+   * first request before the frontend's SUB socket has subscribed (ZeroMQ's slow joiner), and a frontend that
+   * waits for `idle` (jupyter console) would then wait forever. Held until the first subscription, bounded.
+   */
+  private held: { frames: Buffer[][]; bytes: number } | undefined = { frames: [], bytes: 0 };
 
   constructor(info: ConnectionInfo) {
     this.signer = new Signer(info.key, info.signature_scheme);
@@ -56,7 +65,7 @@ export class Kernel {
     await this.transport.bind();
     this.transport.start(
       (channel, frames) => this.receive(channel, frames),
-      (topic) => this.publish({}, 'iopub_welcome', { subscription: topic.toString('utf8') }),
+      (topic) => this.subscribed(topic),
     );
     this.publish({}, 'status', { execution_state: 'starting' });
     process.on('SIGINT', () => void this.executor.interrupt());
@@ -99,7 +108,30 @@ export class Kernel {
 
   private send(channel: InboundChannel | 'iopub', out: OutgoingMessage): void {
     const header = newHeader(out.msg_type, this.session, 'opsbook', new Date());
-    void this.transport.send(channel, encode(this.signer, header, out));
+    const frames = encode(this.signer, header, out);
+    if (channel === 'iopub' && this.held) this.hold(frames);
+    else void this.transport.send(channel, frames);
+  }
+
+  private hold(frames: Buffer[]): void {
+    const held = this.held as { frames: Buffer[][]; bytes: number };
+    held.frames.push(frames);
+    held.bytes += frames.reduce((n, f) => n + f.length, 0);
+    if (held.frames.length > HELD_MAX_MESSAGES || held.bytes > HELD_MAX_BYTES) this.release();
+  }
+
+  /** Sends what was held, in order, and publishes directly from now on. */
+  private release(): void {
+    const held = this.held;
+    this.held = undefined;
+    for (const frames of held?.frames ?? []) void this.transport.send('iopub', frames);
+  }
+
+  /** A subscriber arrived (XPUB): welcome it (JEP 65), then deliver what was published before anyone listened. */
+  private subscribed(topic: Buffer): void {
+    const header = newHeader('iopub_welcome', this.session, 'opsbook', new Date());
+    void this.transport.send('iopub', encode(this.signer, header, { msg_type: 'iopub_welcome', parent_header: {}, content: { subscription: topic.toString('utf8') } }));
+    this.release();
   }
 
   private publish(parent: Message['parent_header'], msgType: string, content: Record<string, unknown>, metadata?: Record<string, unknown>): void {
