@@ -57,8 +57,16 @@ export interface CompleteReply {
   status: 'ok';
 }
 
-export function complete(global: object, code: string, cursor: number): CompleteReply {
+/** Completes magic names after a `%` that starts a line (the registry lives in magics/). */
+export type MagicCompleter = (prefix: string) => string[];
+
+export function complete(global: object, code: string, cursor: number, magics?: MagicCompleter): CompleteReply {
   const before = code.slice(0, codeUnitOffset(code, cursor));
+  const magic = /(?:^|\n)[ \t]*(%{1,2})([\w-]*)$/.exec(before);
+  if (magic && magics) {
+    const matches = magics(magic[2]).map((name) => `${magic[1]}${name}`);
+    return { matches, cursor_start: cursor - codePoints(magic[1] + magic[2]), cursor_end: cursor, metadata: {}, status: 'ok' };
+  }
   const m = CHAIN.exec(before);
   const prefix = m?.[2] ?? '';
   const path = (m?.[1] ?? '').split('.').map((s) => s.trim()).filter(Boolean);

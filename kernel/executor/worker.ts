@@ -10,6 +10,7 @@ import { rewriteCell, CellSyntaxError } from './cell-rewrite';
 import { toBundle, toErrorContent } from './display';
 import { CommManager } from './comms';
 import { complete, inspectAt, isComplete } from './introspect';
+import { MagicRegistry } from '../../magics/registry';
 import { BEFORE_TERMINATE } from './protocol';
 import type { ExecuteCommand, ToMain, ToWorker } from './protocol';
 import { InterruptedError } from '../io';
@@ -54,6 +55,9 @@ function route(name: 'stdout' | 'stderr', chunk: unknown): boolean {
 }
 process.stdout.write = ((chunk: unknown) => route('stdout', chunk)) as typeof process.stdout.write;
 process.stderr.write = ((chunk: unknown) => route('stderr', chunk)) as typeof process.stderr.write;
+
+/** Magics register here (none yet); completion after `%` already asks it. */
+const magics = new MagicRegistry();
 
 const comms = new CommManager((msgType, content) => currentIo()?.emit(msgType, content));
 
@@ -209,7 +213,7 @@ port.on('message', (message: ToWorker) => {
       break;
     }
     case 'complete':
-      post({ type: 'reply', id: message.id, content: { ...complete(globalThis, message.code, message.cursor) } });
+      post({ type: 'reply', id: message.id, content: { ...complete(globalThis, message.code, message.cursor, (prefix) => magics.complete(prefix)) } });
       break;
     case 'inspect':
       post({ type: 'reply', id: message.id, content: inspectAt(globalThis, message.code, message.cursor, message.detailLevel) });
