@@ -1,20 +1,17 @@
 // The executor thread. Cells run here, in this thread's own V8 context, so a busy cell never blocks the
 // protocol thread (heartbeat, control, interrupt). It answers the ToWorker commands of executor/protocol.ts.
 import { parentPort } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { CellIo, currentCell } from './cell-io';
-import { cellConsole } from './cell-console';
 import { rewriteCell, CellSyntaxError } from './cell-rewrite';
 import { toBundle, toErrorContent } from './display';
 import { CommManager } from './comms';
 import { complete, inspectAt, isComplete } from './introspect';
 import { MagicRegistry } from '../../magics/registry';
-import { BEFORE_TERMINATE } from './protocol';
+import { installCellGlobals } from './cell-globals';
+import { installTerminationSupport } from './termination';
 import type { ExecuteCommand, ToMain, ToWorker } from './protocol';
 import { InterruptedError } from '../io';
-import type { DisplayHandle } from '../io';
 
 if (!parentPort) throw new Error('executor/worker must run as a worker thread');
 const port = parentPort;
@@ -44,77 +41,11 @@ function ioFor(id: string, options = { silent: false, allowStdin: false }): Cell
   return io;
 }
 
-// ---- what cells see -------------------------------------------------------------------------------
-const hostWrite = { stdout: process.stdout.write.bind(process.stdout), stderr: process.stderr.write.bind(process.stderr) };
-function route(name: 'stdout' | 'stderr', chunk: unknown): boolean {
-  const io = currentIo();
-  const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? Buffer.from(chunk).toString('utf8') : String(chunk);
-  if (io) io.stream(name, text);
-  else hostWrite[name](text);
-  return true;
-}
-process.stdout.write = ((chunk: unknown) => route('stdout', chunk)) as typeof process.stdout.write;
-process.stderr.write = ((chunk: unknown) => route('stderr', chunk)) as typeof process.stderr.write;
-
 /** Magics register here (none yet); completion after `%` already asks it. */
 const magics = new MagicRegistry();
-
 const comms = new CommManager((msgType, content) => currentIo()?.emit(msgType, content));
-
-function requireIo(): CellIo {
-  const io = currentIo();
-  if (!io) throw new Error('no cell is running');
-  return io;
-}
-
-/** Handles returned by display(): a cell ending in `display(x)` shows x once, not x and then its handle. */
-const displayHandles = new WeakSet<object>();
-
-const cellGlobals: Record<string, unknown> = {
-  console: cellConsole(route, process.stdout, process.stderr),
-  require: createRequire(path.join(process.cwd(), '__notebook__.js')),
-  comms: comms.api(),
-  display(value: unknown, options: { id?: string; update?: boolean } = {}): DisplayHandle | undefined {
-    const io = requireIo();
-    const bundle = toBundle(value);
-    if (options.update && options.id) {
-      io.emit('update_display_data', { ...bundle, transient: { display_id: options.id } });
-      return undefined;
-    }
-    const handle = io.display(bundle.data, { id: options.id, metadata: bundle.metadata });
-    displayHandles.add(handle);
-    return handle;
-  },
-  clearOutput(options: { wait?: boolean } = {}): void {
-    requireIo().clearOutput(options.wait === true);
-  },
-  input: (prompt = '') => requireIo().input(String(prompt)),
-  password: (prompt = '') => requireIo().input(String(prompt), { password: true }),
-};
-Object.defineProperty(cellGlobals, 'io', { get: () => requireIo(), enumerable: true, configurable: true });
-Object.defineProperties(globalThis, Object.getOwnPropertyDescriptors(cellGlobals));
-
-// ---- interrupting synchronous code -----------------------------------------------------------------
-// The protocol thread stops a cell stuck in synchronous code with V8's terminateExecution. When that code runs
-// in a promise job or a timer (`await null; while (true) {}`), async_hooks has pushed the job's async id and
-// never pops it; with AsyncLocalStorage enabled, Node aborts the whole process on its next stack check. Just
-// before terminating, the protocol thread calls this function (same inspector interrupt, so no other code
-// runs in between) to empty the stack, as Node itself does after an uncaught exception.
-function asyncIdStackClearer(): () => void {
-  const proc = process as unknown as { binding?: (name: string) => { clearAsyncIdStack?: () => void } };
-  const quiet = process.noDeprecation;
-  process.noDeprecation = true; // process.binding('async_wrap') warns once (DEP0111); the warning would land in a cell
-  try {
-    const binding = proc.binding?.('async_wrap');
-    const clear = binding?.clearAsyncIdStack;
-    return typeof clear === 'function' ? () => clear.call(binding) : () => undefined;
-  } catch {
-    return () => undefined;
-  } finally {
-    process.noDeprecation = quiet;
-  }
-}
-Object.defineProperty(globalThis, Symbol.for(BEFORE_TERMINATE), { value: asyncIdStackClearer(), enumerable: false });
+const cellGlobals = installCellGlobals(currentIo, comms);
+installTerminationSupport();
 
 // ---- execute ------------------------------------------------------------------------------------
 function evaluateUserExpressions(expressions: Record<string, string>): Record<string, unknown> {
@@ -147,7 +78,7 @@ function finish(run: Running, outcome: { value: unknown } | { error: unknown }):
     const iopub = command.silent ? [] : [{ msgType: 'error', content: { ...content } }];
     post({ type: 'reply', id: command.id, content: { status: 'error', execution_count: count, ...content }, iopub });
   } else {
-    const shown = outcome.value !== undefined && !(typeof outcome.value === 'object' && outcome.value !== null && displayHandles.has(outcome.value));
+    const shown = outcome.value !== undefined && !cellGlobals.isDisplayHandle(outcome.value);
     const result = shown && !command.silent ? [{ msgType: 'execute_result', content: { execution_count: count, ...toBundle(outcome.value) } }] : [];
     const userExpressions = evaluateUserExpressions(command.userExpressions);
     io.finish();
@@ -189,10 +120,10 @@ function reportLate(kind: string, error: unknown): void {
   const io = currentIo();
   const content = toErrorContent(error);
   if (!io) {
-    hostWrite.stderr(`[opsbook] ${kind}: ${content.ename}: ${content.evalue}\n`);
+    process.stderr.write(`[opsbook] ${kind}: ${content.ename}: ${content.evalue}\n`); // no cell yet: the kernel log
     return;
   }
-  io.emit('error', { ...content, ename: content.ename, evalue: `${content.evalue} (${kind})` });
+  io.emit('error', { ...content, evalue: `${content.evalue} (${kind})` });
   io.flush();
 }
 process.on('unhandledRejection', (reason) => reportLate('unhandled promise rejection', reason));
