@@ -166,3 +166,36 @@ describe('stop_on_error', () => {
     expect(next.reply.content.status).toBe('ok');
   });
 });
+
+describe('failures outside the flow of a cell never kill the kernel', () => {
+  test('an exception thrown later in a timer is reported in the cell that started it', async () => {
+    const a = await k.client.execute('setTimeout(() => { throw new Error("late boom") }, 100); "scheduled"');
+    expect(a.reply.content.status).toBe('ok');
+    const id = String(a.reply.parent_header.msg_id);
+    const late = await k.client.waitForIopub((m) => m.header.msg_type === 'error' && m.parent_header.msg_id === id, 5000, 'the late error');
+    expect(late.content.ename).toBe('Error');
+    expect(String(late.content.evalue)).toMatch(/late boom \(uncaught exception\)/);
+    expect((await k.client.execute('"still alive"')).reply.content.status).toBe('ok');
+  });
+
+  test('an unhandled promise rejection is reported and the kernel goes on', async () => {
+    const a = await k.client.execute('Promise.reject(new RangeError("nobody caught me")); 1');
+    const id = String(a.reply.parent_header.msg_id);
+    const late = await k.client.waitForIopub((m) => m.header.msg_type === 'error' && m.parent_header.msg_id === id, 5000, 'the rejection');
+    expect(late.content.ename).toBe('RangeError');
+    expect(String(late.content.evalue)).toMatch(/unhandled promise rejection/);
+    expect((await k.client.execute('2')).reply.content.status).toBe('ok');
+  });
+
+  test('process.exit() in a cell ends only the cell thread: a clear error, and a fresh one runs the next cell', async () => {
+    await k.client.execute('const before = 1');
+    const r = await k.client.execute('process.exit(3)');
+    expect(r.reply.content.status).toBe('error');
+    expect(r.reply.content.ename).toBe('ExecutorExited');
+    expect(String(r.reply.content.evalue)).toMatch(/earlier state is gone/);
+    const next = await k.client.execute('typeof before');
+    expect(next.reply.content.status).toBe('ok');
+    expect(next.outputs.find((m) => m.header.msg_type === 'execute_result')?.content.data).toEqual({ 'text/plain': "'undefined'" });
+    expect(k.kernel.child.exitCode).toBeNull();
+  });
+});
