@@ -199,3 +199,13 @@ describe('failures outside the flow of a cell never kill the kernel', () => {
     expect(k.kernel.child.exitCode).toBeNull();
   });
 });
+
+test('a re-run cell (compiled from the code cache) is named by its own execution count in tracebacks', async () => {
+  const code = 'const rerun = 1;\nnull.boom';
+  const first = await k.client.execute(code);
+  const second = await k.client.execute(code);
+  const frames = (r: typeof first) => (r.reply.content.traceback as string[]).join('\n');
+  expect(frames(first)).toContain(`<cell ${String(first.reply.content.execution_count)}>:2:`);
+  expect(frames(second)).toContain(`<cell ${String(second.reply.content.execution_count)}>:2:`);
+  expect(second.reply.content.execution_count).not.toBe(first.reply.content.execution_count);
+});
