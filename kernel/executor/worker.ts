@@ -87,24 +87,6 @@ function finish(run: Running, outcome: { value: unknown } | { error: unknown }):
   if (running === run) running = undefined;
 }
 
-/**
- * V8 code cache of recently run cells: a re-run cell is deserialised, not compiled again (about half the
- * cost of a small cell's compile), and still gets its own `<cell N>` name for tracebacks.
- */
-const codeCache = new Map<string, Buffer>();
-const CODE_CACHE_KEPT = 256;
-
-function compileCell(code: string, executionCount: number): vm.Script {
-  const cell = rewriteCell(code);
-  const cachedData = codeCache.get(cell.code);
-  const script = new vm.Script(cell.code, { filename: `<cell ${executionCount}>`, columnOffset: -cell.prefixLength, cachedData });
-  if (!cachedData || script.cachedDataRejected) {
-    codeCache.set(cell.code, script.createCachedData());
-    if (codeCache.size > CODE_CACHE_KEPT) codeCache.delete(codeCache.keys().next().value as string);
-  }
-  return script;
-}
-
 async function execute(command: ExecuteCommand): Promise<void> {
   const io = ioFor(command.id, { silent: command.silent, allowStdin: command.allowStdin });
   const run: Running = { command, io, finished: false };
@@ -112,7 +94,8 @@ async function execute(command: ExecuteCommand): Promise<void> {
   latest = io;
   await currentCell.run(io, async () => {
     try {
-      const script = compileCell(command.code, command.executionCount);
+      const cell = rewriteCell(command.code);
+      const script = new vm.Script(cell.code, { filename: `<cell ${command.executionCount}>`, columnOffset: -cell.prefixLength });
       // An interrupt finishes the run itself (see interrupt()), so a cell that never settles is not awaited here.
       finish(run, { value: await (script.runInThisContext() as Promise<unknown>) });
     } catch (error) {
