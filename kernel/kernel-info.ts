@@ -24,7 +24,6 @@ export function kernelInfo(): Record<string, unknown> {
     banner: `opsbook ${pkg.version}: TypeScript for ops notebooks (Node.js ${process.version})`,
     debugger: false,
     help_links: [
-      { text: 'opsbook', url: 'https://github.com/opsbook/opsbook#readme' },
       { text: 'TypeScript handbook', url: 'https://www.typescriptlang.org/docs/handbook/intro.html' },
       { text: 'Node.js API', url: `https://nodejs.org/docs/${process.version}/api/` },
     ],
