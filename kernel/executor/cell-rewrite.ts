@@ -1,7 +1,9 @@
-// Turns a cell's JavaScript into one async function whose top-level declarations become properties of the
-// context's global object (so state persists and a cell that declares `const x` can be re-run) and whose
-// last expression is returned (it becomes execute_result) unless it ends with `;`. Line numbers are kept: only line 1 shifts.
+// Turns a TypeScript cell into one async JavaScript function: types are stripped by sucrase (which keeps line
+// numbers), then top-level declarations and imports become properties of the global object (so state
+// persists and a cell that declares `const x` can be re-run), exports lose their keyword, and the last
+// expression is returned (it becomes execute_result) unless it ends with `;`. Only line 1's columns shift.
 import * as acorn from 'acorn';
+import { transform } from 'sucrase';
 
 export interface RewrittenCell {
   code: string;
@@ -23,9 +25,27 @@ interface Edit {
   text: string;
 }
 
-export function parseCell(code: string): acorn.Program {
+/** TypeScript to JavaScript, types removed, imports kept (a later cell may use them), line numbers unchanged. */
+export function transpileCell(code: string): string {
   try {
-    return acorn.parse(code, { ecmaVersion: 'latest', sourceType: 'script', allowAwaitOutsideFunction: true, allowHashBang: true, locations: true });
+    return transform(code, { transforms: ['typescript'], keepUnusedImports: true, disableESTransforms: true }).code;
+  } catch (e) {
+    const err = e as SyntaxError & { loc?: { line: number; column: number } };
+    throw new CellSyntaxError(err.message.replace(/ \(\d+:\d+\)$/, ''), err.loc?.line ?? 1, err.loc?.column ?? 1);
+  }
+}
+
+export interface ParsedCell {
+  /** The cell as JavaScript. */
+  js: string;
+  program: acorn.Program;
+}
+
+/** Transpiles and parses a cell (as a module, so import/export and top-level await are syntax). */
+export function parseCell(code: string): ParsedCell {
+  const js = transpileCell(code);
+  try {
+    return { js, program: acorn.parse(js, { ecmaVersion: 'latest', sourceType: 'module', allowHashBang: true, locations: true }) };
   } catch (e) {
     const err = e as SyntaxError & { loc?: { line: number; column: number } };
     throw new CellSyntaxError(err.message.replace(/ \(\d+:\d+\)$/, ''), err.loc?.line ?? 1, (err.loc?.column ?? 0) + 1);
@@ -65,40 +85,80 @@ export function rewriteCell(code: string): RewrittenCell {
   return rewritten;
 }
 
+/** `import x from "m"` gets the default export of an ES module and the whole of a CommonJS one. */
+const DEFAULT_INTEROP = '((m) => (m && m.__esModule ? m.default : m))';
+
+function importAssignment(js: string, stmt: Node): string {
+  const source = js.slice((stmt.source as Node).start, (stmt.source as Node).end);
+  const required = `require(${source})`;
+  const specifiers = stmt.specifiers as Node[];
+  if (specifiers.length === 0) return `${required};`;
+  const parts: string[] = [];
+  const named: string[] = [];
+  for (const spec of specifiers) {
+    const local = (spec.local as Node).name as string;
+    if (spec.type === 'ImportDefaultSpecifier') parts.push(`(${local} = ${DEFAULT_INTEROP}(${required}))`);
+    else if (spec.type === 'ImportNamespaceSpecifier') parts.push(`(${local} = ${required})`);
+    else {
+      const imported = spec.imported as Node;
+      const name = imported.type === 'Literal' ? JSON.stringify(imported.value) : (imported.name as string);
+      named.push(name === local ? local : `${name}: ${local}`);
+    }
+  }
+  if (named.length > 0) parts.push(`({ ${named.join(', ')} } = ${required})`);
+  return `${parts.join(', ')};`;
+}
+
 function rewrite(code: string): RewrittenCell {
-  const program = parseCell(code);
+  const { js, program } = parseCell(code);
   const body = program.body as unknown as Node[];
   const edits: Edit[] = [];
   const hoisted: string[] = [];
-  for (const stmt of body) {
+  const persist = (stmt: Node): void => {
     if (stmt.type === 'VariableDeclaration') {
       const kind = stmt.kind as string;
       const parts = (stmt.declarations as Node[]).map((d) => {
         const id = d.id as Node;
-        const idText = code.slice(id.start, id.end);
-        if (d.init) return `(${idText} = ${code.slice((d.init as Node).start, (d.init as Node).end)})`;
+        const idText = js.slice(id.start, id.end);
+        if (d.init) return `(${idText} = ${js.slice((d.init as Node).start, (d.init as Node).end)})`;
         if (kind === 'var') return `(${idText} = globalThis.${idText})`;
         return `(${idText} = undefined)`;
       });
-      const terminated = code[stmt.end - 1] === ';';
+      const terminated = js[stmt.end - 1] === ';';
       edits.push({ start: stmt.start, end: stmt.end, text: `${parts.join(', ')}${terminated ? ';' : ''}` });
-    } else if (stmt.type === 'FunctionDeclaration') {
+    } else if (stmt.type === 'FunctionDeclaration' && stmt.id) {
       const name = (stmt.id as Node).name as string;
       hoisted.push(`globalThis.${name} = ${name};`);
-    } else if (stmt.type === 'ClassDeclaration') {
+    } else if (stmt.type === 'ClassDeclaration' && stmt.id) {
       const name = (stmt.id as Node).name as string;
       edits.push({ start: stmt.start, end: stmt.start, text: `${name} = ` });
       edits.push({ start: stmt.end, end: stmt.end, text: ';' });
+    } else if (stmt.type === 'ImportDeclaration') {
+      edits.push({ start: stmt.start, end: stmt.end, text: importAssignment(js, stmt) });
     }
+  };
+  for (const stmt of body) {
+    if (stmt.type === 'ExportNamedDeclaration' || stmt.type === 'ExportDefaultDeclaration') {
+      // A cell is not a module anyone imports: `export` only marks what the notebook keeps, which it keeps anyway.
+      const declaration = stmt.declaration as Node | null;
+      if (!declaration) edits.push({ start: stmt.start, end: stmt.end, text: '' });
+      else {
+        edits.push({ start: stmt.start, end: declaration.start, text: '' });
+        persist(declaration);
+      }
+    } else if (stmt.type === 'ExportAllDeclaration') {
+      edits.push({ start: stmt.start, end: stmt.end, text: '' });
+    } else persist(stmt);
   }
   const last = body[body.length - 1];
+  const lastExpression = last?.type === 'ExpressionStatement' ? (last.expression as Node)
+    : last?.type === 'ExportDefaultDeclaration' && !/Declaration$/.test((last.declaration as Node).type) ? (last.declaration as Node) : undefined;
   // IPython's rule: a trailing `;` on the last expression suppresses its value.
-  if (last && last.type === 'ExpressionStatement' && code[last.end - 1] !== ';') {
-    const expr = last.expression as Node;
-    edits.push({ start: last.start, end: expr.start, text: 'return (' });
-    edits.push({ start: expr.end, end: expr.end, text: ')' });
+  if (last && lastExpression && js[last.end - 1] !== ';') {
+    edits.push({ start: lastExpression.start, end: lastExpression.start, text: 'return (' });
+    edits.push({ start: lastExpression.end, end: lastExpression.end, text: ')' });
   }
-  let out = code;
+  let out = js;
   for (const e of edits.sort((a, b) => b.start - a.start || b.end - a.end)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
   const prefix = `(async () => { ${hoisted.join(' ')}`;
   return { code: `${prefix}${out}\n})()`, prefixLength: prefix.length };

@@ -84,5 +84,49 @@ test('line numbers of runtime errors match the cell (columns are exact except on
 });
 
 test('topLevelNames lists what a cell declares', () => {
-  expect(topLevelNames(parseCell('const { a, b: [c] } = o; function f() {} class K {} let d'))).toEqual(['a', 'c', 'f', 'K', 'd']);
+  expect(topLevelNames(parseCell('const { a, b: [c] } = o; function f() {} class K {} let d').program)).toEqual(['a', 'c', 'f', 'K', 'd']);
+});
+
+describe('TypeScript cells', () => {
+  test('types, interfaces, enums, generics and assertions are accepted and keep line numbers', async () => {
+    const run = runner();
+    const code = [
+      'interface Svc { name: string; replicas?: number }',
+      'type Name = Svc["name"];',
+      'enum Level { Low, High }',
+      'const svc: Svc = { name: "api", replicas: 2 };',
+      'function replicas<T extends Svc>(s: T): number { return s.replicas ?? 1 }',
+      'class Box<T> { constructor(private readonly v: T) {} get(): T { return this.v } }',
+      'const n = new Box<number>(replicas(svc)).get() as number;',
+      'n + Level.High',
+    ].join('\n');
+    expect(await run(code)).toBe(3);
+    const error = await run('const typed: number = 1;\n\nnull!.boom').catch((e: Error) => e);
+    expect(String((error as Error).stack)).toMatch(/evalmachine.<anonymous>:3:/);
+  });
+
+  test('TypeScript syntax errors point at the cell line', () => {
+    expect(() => rewriteCell('const ok = 1;\nconst bad: number = ;')).toThrow(CellSyntaxError);
+    try {
+      rewriteCell('const ok = 1;\nconst bad: number = ;');
+    } catch (e) {
+      expect((e as CellSyntaxError).line).toBe(2);
+    }
+  });
+
+  test('imports persist as globals for later cells (default, named, renamed, namespace, side effect)', async () => {
+    const context = vm.createContext({ require: (name: string) => (name === 'esm' ? { __esModule: true, default: 'D', named: 'N' } : { cjs: true, join: (...p: string[]) => p.join('/') }) });
+    const run = async (code: string) => {
+      const cell = rewriteCell(code);
+      return new vm.Script(cell.code).runInContext(context);
+    };
+    await run('import d, { named as renamed } from "esm";\nimport * as ns from "cjs";\nimport cjsDefault, { join } from "cjs";\nimport "esm";\nimport type { Nothing } from "types";');
+    expect(await run('[d, renamed, ns.cjs, cjsDefault.cjs, join("a", "b")]')).toEqual(['D', 'N', true, true, 'a/b']);
+  });
+
+  test('export marks nothing special: exported declarations persist, export default is the value', async () => {
+    const run = runner();
+    expect(await run('export const shared = 4;\nexport function twice(x: number) { return 2 * x }\nexport default twice(shared)')).toBe(8);
+    expect(await run('shared + twice(1)')).toBe(6);
+  });
 });
