@@ -1,7 +1,8 @@
-// Turns a TypeScript cell into one async JavaScript function: types are stripped by sucrase (which keeps line
+// Turns a TypeScript cell into JavaScript for the cell thread: types are stripped by sucrase (which keeps line
 // numbers), then top-level declarations and imports become properties of the global object (so state
-// persists and a cell that declares `const x` can be re-run), exports lose their keyword, and the last
-// expression is returned (it becomes execute_result) unless it ends with `;`. Only line 1's columns shift.
+// persists and a cell that declares `const x` can be re-run) and exports lose their keyword. The last
+// expression is the cell's value (execute_result) unless it ends with `;`. A cell with top-level await is
+// wrapped in an async function (only line 1's columns shift); any other cell stays a plain script.
 import * as acorn from 'acorn';
 import { transform } from 'sucrase';
 
@@ -9,6 +10,35 @@ export interface RewrittenCell {
   code: string;
   /** Columns added in front of line 1, for vm's columnOffset. */
   prefixLength: number;
+  /**
+   * A cell with top-level await runs as an async function whose promise resolves to `{ value }` (boxed, so a
+   * Promise the cell ends with is shown, not awaited); any other cell is a plain script whose completion value
+   * is the value, with no wrapper to compile and every column exact.
+   */
+  async: boolean;
+}
+
+/** The cell's value, boxed (a Promise value must not be flattened), from what its script evaluated to. */
+export async function cellValue(cell: RewrittenCell, evaluated: unknown): Promise<{ value: unknown }> {
+  return cell.async ? await (evaluated as Promise<{ value: unknown }>) : { value: evaluated };
+}
+
+const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression']);
+
+/** Whether `await` (or `for await`) appears outside any function: only then does a cell need the async wrapper. */
+function hasTopLevelAwait(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(hasTopLevelAwait);
+  if (node === null || typeof node !== 'object') return false;
+  const n = node as Node;
+  if (typeof n.type !== 'string') return false;
+  if (n.type === 'AwaitExpression' || (n.type === 'ForOfStatement' && n.await === true)) return true;
+  if (FUNCTION_TYPES.has(n.type)) return false;
+  for (const key of Object.keys(n)) {
+    if (key === 'loc') continue;
+    const child = n[key];
+    if (typeof child === 'object' && child !== null && hasTopLevelAwait(child)) return true;
+  }
+  return false;
 }
 
 export class CellSyntaxError extends SyntaxError {
@@ -154,14 +184,21 @@ function rewrite(code: string): RewrittenCell {
   const lastExpression = last?.type === 'ExpressionStatement' ? (last.expression as Node)
     : last?.type === 'ExportDefaultDeclaration' && !/Declaration$/.test((last.declaration as Node).type) ? (last.declaration as Node) : undefined;
   // IPython's rule: a trailing `;` on the last expression suppresses its value.
-  if (last && lastExpression && js[last.end - 1] !== ';') {
-    edits.push({ start: lastExpression.start, end: lastExpression.start, text: 'return (' });
-    edits.push({ start: lastExpression.end, end: lastExpression.end, text: ')' });
+  const valued = last !== undefined && lastExpression !== undefined && js[last.end - 1] !== ';';
+  const async = hasTopLevelAwait(program.body);
+  if (valued && async) {
+    edits.push({ start: lastExpression.start, end: lastExpression.start, text: 'return { value: (' });
+    edits.push({ start: lastExpression.end, end: lastExpression.end, text: ') }' });
   }
   let out = js;
   for (const e of edits.sort((a, b) => b.start - a.start || b.end - a.end)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  if (!async) {
+    // A script's completion value is its last expression statement's value; rewritten declarations are
+    // expression statements too, so a cell that does not end in a value ends in `void 0`.
+    return { code: valued ? out : `${out}\n;void 0`, prefixLength: 0, async };
+  }
   const prefix = `(async () => { ${hoisted.join(' ')}`;
-  return { code: `${prefix}${out}\n})()`, prefixLength: prefix.length };
+  return { code: `${prefix}${out}\n})()`, prefixLength: prefix.length, async };
 }
 
 /** Names a cell declares at top level (used by completion before the cell has run). */

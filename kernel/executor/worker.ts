@@ -3,7 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as vm from 'node:vm';
 import { CellIo, currentCell } from './cell-io';
-import { rewriteCell, CellSyntaxError } from './cell-rewrite';
+import { rewriteCell, cellValue, CellSyntaxError } from './cell-rewrite';
 import { toBundle, toErrorContent } from './display';
 import { CommManager } from './comms';
 import { complete, inspectAt, isComplete } from './introspect';
@@ -97,7 +97,7 @@ async function execute(command: ExecuteCommand): Promise<void> {
       const cell = rewriteCell(command.code);
       const script = new vm.Script(cell.code, { filename: `<cell ${command.executionCount}>`, columnOffset: -cell.prefixLength });
       // An interrupt finishes the run itself (see interrupt()), so a cell that never settles is not awaited here.
-      finish(run, { value: await (script.runInThisContext() as Promise<unknown>) });
+      finish(run, await cellValue(cell, script.runInThisContext()));
     } catch (error) {
       finish(run, { error });
     }

@@ -1,14 +1,19 @@
 // Unit tests of the cell rewrite: declarations persist as globals, re-runs work, the last expression is
 // returned, await works at top level, syntax errors point at the cell's line.
 import * as vm from 'node:vm';
-import { rewriteCell, CellSyntaxError, topLevelNames, parseCell } from '../../kernel/executor/cell-rewrite';
+import { rewriteCell, cellValue, CellSyntaxError, topLevelNames, parseCell } from '../../kernel/executor/cell-rewrite';
+
+function boxedRunner() {
+  const context = vm.createContext({ setTimeout, Promise, require: () => ({ join: () => 'joined' }) });
+  return (code: string): Promise<{ value: unknown }> => {
+    const cell = rewriteCell(code);
+    return cellValue(cell, new vm.Script(cell.code, { columnOffset: -cell.prefixLength }).runInContext(context));
+  };
+}
 
 function runner() {
-  const context = vm.createContext({ setTimeout });
-  return async (code: string): Promise<unknown> => {
-    const cell = rewriteCell(code);
-    return new vm.Script(cell.code, { columnOffset: -cell.prefixLength }).runInContext(context);
-  };
+  const run = boxedRunner();
+  return async (code: string): Promise<unknown> => (await run(code)).value;
 }
 
 test('the last expression is the value, declarations persist', async () => {
@@ -56,6 +61,19 @@ test('a trailing semicolon suppresses the value (IPython rule)', async () => {
   expect(await run('2 + 2 // ; in a comment')).toBe(4);
 });
 
+test('a cell ending in a Promise shows the Promise; it is not awaited for it (with or without top-level await)', async () => {
+  const run = boxedRunner();
+  expect((await run('Promise.resolve(5)')).value).toBeInstanceOf(Promise);
+  expect((await run('await null; Promise.resolve(5)')).value).toBeInstanceOf(Promise);
+});
+
+test('declarations and loops last give no value, even though a script would complete with one', async () => {
+  const run = runner();
+  expect(await run('const z = 5')).toBeUndefined();
+  expect(await run('for (let i = 0; i < 3; i++) { i }')).toBeUndefined();
+  expect(await run('import { join } from "x"')).toBeUndefined();
+});
+
 test('a statement last gives no value; comments at the end are fine', async () => {
   const run = runner();
   expect(await run('if (true) { 5 }')).toBeUndefined();
@@ -73,10 +91,12 @@ test('syntax errors carry the cell line and column', () => {
   }
 });
 
-test('line numbers of runtime errors match the cell (columns are exact except on a returned last line)', async () => {
+test('line numbers of runtime errors match the cell; columns too, except after `return {` in an awaiting cell', async () => {
   const run = runner();
-  const error = await run('const a1 = 1;\n\nnull.boom;').catch((e: Error) => e);
-  expect(String((error as Error).stack)).toMatch(/evalmachine.<anonymous>:3:\d+/);
+  const error = await run('const a1 = 1;\n\nnull.boom').catch((e: Error) => e);
+  expect(String((error as Error).stack)).toMatch(/evalmachine.<anonymous>:3:6/);
+  const awaiting = await run('await null;\n\nnull.boom').catch((e: Error) => e);
+  expect(String((awaiting as Error).stack)).toMatch(/evalmachine.<anonymous>:3:\d+/);
   const inner = await run('const a2 = 1;\nnull.boom;\n2').catch((e: Error) => e);
   expect(String((inner as Error).stack)).toMatch(/evalmachine.<anonymous>:2:6/);
   const first = await run('null.boom; 1').catch((e: Error) => e);
@@ -118,7 +138,7 @@ describe('TypeScript cells', () => {
     const context = vm.createContext({ require: (name: string) => (name === 'esm' ? { __esModule: true, default: 'D', named: 'N' } : { cjs: true, join: (...p: string[]) => p.join('/') }) });
     const run = async (code: string) => {
       const cell = rewriteCell(code);
-      return new vm.Script(cell.code).runInContext(context);
+      return (await cellValue(cell, new vm.Script(cell.code).runInContext(context))).value;
     };
     await run('import d, { named as renamed } from "esm";\nimport * as ns from "cjs";\nimport cjsDefault, { join } from "cjs";\nimport "esm";\nimport type { Nothing } from "types";');
     expect(await run('[d, renamed, ns.cjs, cjsDefault.cjs, join("a", "b")]')).toEqual(['D', 'N', true, true, 'a/b']);
