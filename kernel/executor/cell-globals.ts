@@ -1,17 +1,24 @@
-// The names every cell sees (console, require, display, clearOutput, input, password, io, comms), and the
-// routing of process.stdout/stderr writes to the Io of the cell that made them.
+// The names every cell sees (console, require, display, clearOutput, input, password, io, comms, and the rich
+// helpers html, markdown, svg, png, json), and the routing of process.stdout/stderr writes to the Io of the
+// cell that made them.
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { CellIo } from './cell-io';
 import { cellConsole } from './cell-console';
 import { toBundle } from './display';
+import { html, json, markdown, png, svg } from './rich-values';
 import type { CommManager } from './comms';
 import type { DisplayHandle } from '../io';
+import type { MimeBundle } from '../messages';
 
 export interface CellGlobals {
   /** True for handles returned by display(): a cell ending in `display(x)` shows x once, not also its handle. */
   isDisplayHandle(value: unknown): boolean;
 }
+
+const isDisplayable = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && (typeof (v as Record<symbol, unknown>)[Symbol.for('Jupyter.display')] === 'function'
+    || typeof (v as Record<string, unknown>)._repr_mimebundle_ === 'function');
 
 export function installCellGlobals(currentIo: () => CellIo | undefined, comms: CommManager): CellGlobals {
   const hostWrite = { stdout: process.stdout.write.bind(process.stdout), stderr: process.stderr.write.bind(process.stderr) };
@@ -43,7 +50,18 @@ export function installCellGlobals(currentIo: () => CellIo | undefined, comms: C
         io.emit('update_display_data', { ...bundle, transient: { display_id: options.id } });
         return undefined;
       }
-      const handle = io.display(bundle.data, { id: options.id, metadata: bundle.metadata });
+      const shown = io.display(bundle.data, { id: options.id, metadata: bundle.metadata });
+      // update() takes a mime bundle as before, or any displayable value (html(...), an object with a display method)
+      const handle: DisplayHandle = {
+        id: shown.id,
+        update(next: MimeBundle | object, metadata?: Record<string, unknown>): void {
+          if (isDisplayable(next)) {
+            const b = toBundle(next);
+            shown.update(b.data, metadata ?? b.metadata);
+          } else shown.update(next as MimeBundle, metadata);
+        },
+        clear: () => shown.clear(),
+      };
       displayHandles.add(handle);
       return handle;
     },
@@ -52,6 +70,11 @@ export function installCellGlobals(currentIo: () => CellIo | undefined, comms: C
     },
     input: (prompt = '') => requireIo().input(String(prompt)),
     password: (prompt = '') => requireIo().input(String(prompt), { password: true }),
+    html,
+    markdown,
+    svg,
+    png,
+    json,
   };
   Object.defineProperty(globals, 'io', { get: requireIo, enumerable: true, configurable: true });
   Object.defineProperties(globalThis, Object.getOwnPropertyDescriptors(globals));

@@ -1,54 +1,187 @@
 // Turns values into mime bundles: Deno's Symbol.for("Jupyter.display") convention first, a
-// _repr_mimebundle_-style method next, util.inspect text otherwise. Errors into error content.
-import { inspect } from 'node:util';
-import type { Bundle, ErrorContent } from './protocol';
+// _repr_mimebundle_-style method next, an HTML table for arrays of plain objects, util.inspect text
+// otherwise. The helpers cells call (html, markdown...) are in rich-values.ts, error content in errors.ts.
+import { inspect, types } from 'node:util';
+import type { Bundle } from './protocol';
+import type { MimeBundle } from '../messages';
 
-const JUPYTER_DISPLAY = Symbol.for('Jupyter.display');
+export const JUPYTER_DISPLAY = Symbol.for('Jupyter.display');
+
+/** At most this many rows of an array of objects become table rows; a note counts the rest. */
+export const TABLE_MAX_ROWS = 1000;
+/** At most this many columns (keys) become table columns; a note counts the rest. */
+export const TABLE_MAX_COLUMNS = 200;
 
 type WithDisplay = { [JUPYTER_DISPLAY]: () => unknown };
 type WithReprBundle = { _repr_mimebundle_: () => unknown };
 
-function isObject(v: unknown): v is Record<string | symbol, unknown> {
+export function isObject(v: unknown): v is Record<string | symbol, unknown> {
   return (typeof v === 'object' || typeof v === 'function') && v !== null;
 }
 
-export function inspectText(value: unknown): string {
-  return typeof value === 'string' ? inspect(value) : inspect(value, { depth: 4, maxArrayLength: 200, breakLength: 100 });
+/** An object literal (or Object.create(null)), from this realm or another vm context. */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto === null || proto === Object.prototype) return true;
+  return Object.getPrototypeOf(proto) === null && typeof (proto as { constructor?: unknown }).constructor === 'function'
+    && (proto as { constructor: { name: string } }).constructor.name === 'Object';
 }
 
-/** The bundle a value displays as. A display method that throws falls back to text. */
-export function toBundle(value: unknown): Bundle {
-  if (isObject(value)) {
-    try {
-      const custom = typeof value[JUPYTER_DISPLAY] === 'function' ? (value as WithDisplay)[JUPYTER_DISPLAY]()
-        : typeof value._repr_mimebundle_ === 'function' ? (value as WithReprBundle)._repr_mimebundle_() : undefined;
-      if (isObject(custom)) {
-        const data = { ...(custom as Record<string, unknown>) };
-        if (!('text/plain' in data)) data['text/plain'] = inspectText(value);
-        return { data, metadata: {} };
+/**
+ * Node's async hooks (on for AsyncLocalStorage, which routes a cell's output) add enumerable symbol properties
+ * to promises and other async resources, one of them the running cell's Io: util.inspect would print them
+ * (`Promise { <pending>, [Symbol(async_id_symbol)]: 12, [Symbol(kResourceStore)]: CellIo {...} }`). Before
+ * inspecting, they are made non-enumerable (still readable by Node) on the objects inspect will visit.
+ */
+const ASYNC_INTERNALS = new Set(['async_id_symbol', 'trigger_async_id_symbol', 'kResourceStore']);
+
+function hideAsyncInternals(root: unknown): void {
+  const seen = new Set<object>();
+  let budget = 10000;
+  const visit = (v: unknown, depth: number): void => {
+    if (typeof v !== 'object' || v === null || seen.has(v) || budget-- <= 0 || types.isProxy(v)) return;
+    seen.add(v);
+    for (const sym of Object.getOwnPropertySymbols(v)) {
+      if (!ASYNC_INTERNALS.has(sym.description ?? '')) continue;
+      const d = Object.getOwnPropertyDescriptor(v, sym);
+      if (d?.enumerable && d.configurable) Object.defineProperty(v, sym, { ...d, enumerable: false });
+    }
+    if (depth >= 5) return;
+    if (ArrayBuffer.isView(v)) return;
+    if (types.isMap(v) || types.isSet(v)) {
+      let n = 0;
+      for (const entry of (v as Map<unknown, unknown>).entries()) {
+        if (n++ >= 200) break;
+        visit(entry[0], depth + 1);
+        visit(entry[1], depth + 1);
       }
+    }
+    // own data properties only (getters are not run, as inspect does not run them); arrays and objects capped
+    const keys = Array.isArray(v) ? Array.from({ length: Math.min(v.length, 200) }, (_, i) => String(i)) : Object.getOwnPropertyNames(v).slice(0, 1000);
+    for (const key of keys) visit(Object.getOwnPropertyDescriptor(v, key)?.value, depth + 1);
+  };
+  try {
+    visit(root, 0);
+  } catch {
+    // best effort: inspect shows the value anyway
+  }
+}
+
+export function inspectText(value: unknown): string {
+  if (typeof value === 'string') return inspect(value);
+  hideAsyncInternals(value);
+  return inspect(value, { depth: 4, maxArrayLength: 200, breakLength: 100 });
+}
+
+/** inspectText that cannot throw (a throwing [inspect.custom], a revoked Proxy...). */
+export function safeInspect(value: unknown): string {
+  try {
+    return inspectText(value);
+  } catch {
+    try {
+      return Object.prototype.toString.call(value);
     } catch {
-      // fall through to plain text
+      return '[a value that cannot be shown]';
     }
   }
-  return { data: { 'text/plain': inspectText(value) }, metadata: {} };
 }
 
-/** Frames of our own code are noise in a notebook; keep the cell's frames and user modules. */
-function userFrames(stack: string): string[] {
-  return stack
-    .split('\n')
-    .slice(1)
-    .filter((line) => /^\s+at /.test(line))
-    .filter((line) => !line.includes('/dist/kernel/') && !/\(node:|at node:/.test(line));
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }
 
-export function toErrorContent(error: unknown): ErrorContent {
-  if (error instanceof Error || (isObject(error) && typeof error.message === 'string' && typeof error.name === 'string')) {
-    const e = error as Error;
-    const head = `${e.name}: ${e.message}`;
-    return { ename: e.name, evalue: e.message, traceback: [head, ...userFrames(typeof e.stack === 'string' ? e.stack : '')] };
+// ---- custom bundles ------------------------------------------------------------------------------
+
+function jsonClone(v: unknown): unknown {
+  try {
+    const text = JSON.stringify(v);
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
   }
-  const text = inspectText(error);
-  return { ename: 'Uncaught', evalue: text, traceback: [`Uncaught ${text}`] };
+}
+
+const isJsonMime = (mime: string) => /^application\/(.+\+)?json$/.test(mime);
+
+/**
+ * What a display method returned, made safe to send: string values stay, JSON mime types keep JSON-clonable
+ * values, bytes become base64, anything else is dropped. An IPython-style [data, metadata] pair is accepted.
+ */
+function cleanBundle(raw: unknown): Bundle | undefined {
+  let data: unknown = raw;
+  let metadata: unknown = {};
+  if (Array.isArray(raw) && raw.length === 2) [data, metadata] = raw as [unknown, unknown];
+  if (!isObject(data) || Array.isArray(data)) return undefined;
+  const out: MimeBundle = {};
+  for (const mime of Object.keys(data)) {
+    const v = data[mime];
+    if (typeof v === 'string') out[mime] = v;
+    else if (isJsonMime(mime)) {
+      const cloned = jsonClone(v);
+      if (cloned !== undefined) out[mime] = cloned;
+    } else if (types.isUint8Array(v)) out[mime] = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+  }
+  if (Object.keys(out).length === 0) return undefined;
+  const meta = jsonClone(metadata);
+  return { data: out, metadata: isPlainObject(meta) ? meta : {} };
+}
+
+function customBundle(value: unknown): Bundle | undefined {
+  if (!isObject(value)) return undefined;
+  try {
+    const raw = typeof value[JUPYTER_DISPLAY] === 'function' ? (value as WithDisplay)[JUPYTER_DISPLAY]()
+      : typeof value._repr_mimebundle_ === 'function' ? (value as WithReprBundle)._repr_mimebundle_() : undefined;
+    return raw === undefined ? undefined : cleanBundle(raw);
+  } catch {
+    return undefined; // a display method that throws: plain text
+  }
+}
+
+// ---- tables --------------------------------------------------------------------------------------
+
+function cellText(row: Record<string, unknown>, key: string): string {
+  if (!Object.prototype.hasOwnProperty.call(row, key)) return '';
+  const v = row[key];
+  if (typeof v === 'string') return v.length > 10000 ? `${v.slice(0, 10000)}…` : v;
+  hideAsyncInternals(v);
+  return inspect(v, { compact: true, breakLength: Infinity, depth: 2, maxArrayLength: 20, maxStringLength: 200 });
+}
+
+/** An array whose elements are all non-null plain objects, as an HTML table; undefined for anything else. */
+export function tableHtml(value: unknown): string | undefined {
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const arr: unknown[] = value;
+  for (let i = 0; i < arr.length; i++) if (!isPlainObject(arr[i])) return undefined;
+  const rows = (arr.slice(0, TABLE_MAX_ROWS)) as Record<string, unknown>[];
+  const seen = new Set<string>();
+  for (const row of rows) for (const key of Object.keys(row)) seen.add(key);
+  if (seen.size === 0) return undefined;
+  const columns = [...seen].slice(0, TABLE_MAX_COLUMNS);
+  const head = `<thead><tr><th></th>${columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead>`;
+  const body = rows
+    .map((row, i) => `<tr><th>${i}</th>${columns.map((c) => `<td>${escapeHtml(cellText(row, c))}</td>`).join('')}</tr>`)
+    .join('\n');
+  const notes: string[] = [];
+  if (arr.length > rows.length) notes.push(`… ${arr.length - rows.length} more rows`);
+  if (seen.size > columns.length) notes.push(`… ${seen.size - columns.length} more columns`);
+  const foot = notes.length > 0 ? `\n<p><em>${escapeHtml(notes.join(', '))}</em></p>` : '';
+  return `<table>\n${head}\n<tbody>\n${body}\n</tbody>\n</table>${foot}`;
+}
+
+/** The bundle a value displays as. A display method that throws falls back to text; toBundle never throws. */
+export function toBundle(value: unknown): Bundle {
+  const custom = customBundle(value);
+  if (custom) {
+    if (typeof custom.data['text/plain'] !== 'string') custom.data['text/plain'] = safeInspect(value);
+    return custom;
+  }
+  let table: string | undefined;
+  try {
+    table = tableHtml(value);
+  } catch {
+    table = undefined; // a getter that throws, a Proxy...: plain text
+  }
+  const text = safeInspect(value);
+  return { data: table === undefined ? { 'text/plain': text } : { 'text/plain': text, 'text/html': table }, metadata: {} };
 }

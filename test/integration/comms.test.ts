@@ -60,7 +60,7 @@ describe('frontend-opened comm', () => {
     const out = await send('comm_close', { comm_id: id, data: { bye: true } });
     expect(out).toEqual([]);
     const r = await k.client.execute('closedWith');
-    expect(r.outputs[1].content.data).toEqual({ 'text/plain': '[ { bye: true } ]' });
+    expect((r.outputs[1].content.data as Record<string, unknown>)['text/plain']).toBe('[ { bye: true } ]');
     expect(Object.keys(await commInfo())).not.toContain(id);
   });
 

@@ -1,0 +1,27 @@
+// Error content (ename, evalue, traceback) for anything a cell throws, without the kernel's own frames.
+import type { ErrorContent } from './protocol';
+import { isObject, safeInspect } from './display';
+
+/** Frames of our own code are noise in a notebook; keep the cell's frames and user modules. */
+function userFrames(stack: string): string[] {
+  return stack
+    .split('\n')
+    .slice(1)
+    .filter((line) => /^\s+at /.test(line))
+    .filter((line) => !line.includes('/dist/kernel/') && !/\(node:|at node:/.test(line));
+}
+
+/** Error content for anything thrown; never throws itself (a getter that throws, a revoked Proxy...). */
+export function toErrorContent(error: unknown): ErrorContent {
+  try {
+    if (error instanceof Error || (isObject(error) && typeof error.message === 'string' && typeof error.name === 'string')) {
+      const e = error as Error;
+      const head = `${e.name}: ${e.message}`;
+      return { ename: e.name, evalue: e.message, traceback: [head, ...userFrames(typeof e.stack === 'string' ? e.stack : '')] };
+    }
+  } catch {
+    // not an Error we can read: shown as a value below
+  }
+  const text = safeInspect(error);
+  return { ename: 'Uncaught', evalue: text, traceback: [`Uncaught ${text}`] };
+}
