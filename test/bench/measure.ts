@@ -1,10 +1,12 @@
-// The timed benchmarks: cold start, execute (and kernel_info) round trips, 20 MB of printed lines, interrupt of a busy loop.
+// The timed benchmarks: cold start, execute (and kernel_info) round trips, 20 MB of printed lines, interrupt of a busy
+// loop, a 200-line TypeScript cell, completion on a 10,000-property object.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from '../../kernel/messages';
 import type { KernelUnderTest } from './kernels';
 import { floodText } from './kernels';
 import { Session, executeContent } from './session';
+import { CELL_LINES, CELL_VALUE, typescriptCell } from './typescript-cell';
 import { Summary, median, summarize } from './stats';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -244,4 +246,98 @@ export async function interrupts(session: Session, runs: number, waitMs: number,
     }
   }
   return { how, samplesMs, medianMs: median(samplesMs), interruptReplyMs, replies, answeredEarly, failure, aliveAfter };
+}
+
+// ---- 5. a 200-line TypeScript cell, end to end ------------------------------------------------------
+export interface TypescriptCells {
+  lines: number;
+  /** The cell as the first request after kernel_info of a freshly started kernel (nothing warmed up). */
+  firstFresh: { replyMs: number; idleMs: number };
+  /** The first 200-line cell of the benchmark session (after the trivial round trips). */
+  firstInSession: { replyMs: number; idleMs: number };
+  /** New cells (a changed first-line comment each): transpile, compile and run every time. */
+  newCell: { toReply: Summary; toIdle: Summary };
+  /** The same cell again. */
+  rerun: { toReply: Summary; toIdle: Summary };
+  /** Replies not ok, or results other than the cell's value. */
+  wrong: number;
+}
+
+function cellValue(session: Session, msgId: string): string | undefined {
+  const result = session.client.iopubLog.find((m) => m.parent_header.msg_id === msgId && m.header.msg_type === 'execute_result');
+  const data = result?.content.data as Record<string, unknown> | undefined;
+  return typeof data?.['text/plain'] === 'string' ? data['text/plain'] : undefined;
+}
+
+export async function typescriptCells(session: Session, cwd: string, runs: number, startTimeoutMs: number, timeoutMs: number): Promise<TypescriptCells> {
+  let wrong = 0;
+  const run = async (s: Session, variant: number) => {
+    const r = await s.execute(typescriptCell(variant), timeoutMs);
+    if (r.reply.content.status !== 'ok' || cellValue(s, r.msgId) !== String(CELL_VALUE)) wrong++;
+    return r;
+  };
+  let firstFresh: TypescriptCells['firstFresh'];
+  const fresh = (await Session.launch(session.kernel, cwd, startTimeoutMs)).session;
+  try {
+    const r = await run(fresh, -1);
+    firstFresh = { replyMs: r.replyMs, idleMs: r.idleMs };
+  } finally {
+    await fresh.kill();
+  }
+  const first = await run(session, 0);
+  const reply: number[] = [];
+  const idle: number[] = [];
+  for (let i = 1; i <= runs; i++) {
+    const r = await run(session, i);
+    reply.push(r.replyMs);
+    if (!Number.isNaN(r.idleMs)) idle.push(r.idleMs);
+  }
+  const rerunReply: number[] = [];
+  const rerunIdle: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const r = await run(session, runs);
+    rerunReply.push(r.replyMs);
+    if (!Number.isNaN(r.idleMs)) rerunIdle.push(r.idleMs);
+  }
+  return {
+    lines: CELL_LINES,
+    firstFresh,
+    firstInSession: { replyMs: first.replyMs, idleMs: first.idleMs },
+    newCell: { toReply: summarize(reply), toIdle: summarize(idle) },
+    rerun: { toReply: summarize(rerunReply), toIdle: summarize(rerunIdle) },
+    wrong,
+  };
+}
+
+// ---- 6. completion on an object with many properties -------------------------------------------------
+export interface Completions {
+  properties: number;
+  code: string;
+  toReply: Summary;
+  toIdle: Summary;
+  /** Matches in the last reply, and whether they were every `p<i>` with the right cursor_start. */
+  matches: number;
+  correct: boolean;
+  replyBytes: number;
+}
+
+export async function completions(session: Session, properties: number, warmup: number, runs: number, timeoutMs: number): Promise<Completions> {
+  const define = await session.execute(`const benchBig = Object.fromEntries(Array.from({ length: ${properties} }, (_, i) => ['p' + i, i]));`, timeoutMs);
+  if (define.reply.content.status !== 'ok') throw new Error(`defining the ${properties}-property object failed: ${JSON.stringify(define.reply.content).slice(0, 300)}`);
+  const code = 'benchBig.';
+  const content = { code, cursor_pos: code.length };
+  for (let i = 0; i < warmup; i++) await session.timed('complete_request', content, timeoutMs);
+  const reply: number[] = [];
+  const idle: number[] = [];
+  let last: Message | undefined;
+  for (let i = 0; i < runs; i++) {
+    const r = await session.timed('complete_request', content, timeoutMs);
+    reply.push(r.replyMs);
+    if (!Number.isNaN(r.idleMs)) idle.push(r.idleMs);
+    last = r.reply;
+  }
+  const matches = Array.isArray(last?.content.matches) ? (last.content.matches as unknown[]) : [];
+  const ps = new Set(matches.filter((m): m is string => typeof m === 'string' && /^p\d+$/.test(m)));
+  const correct = last?.content.status === 'ok' && last.content.cursor_start === code.length && ps.size === properties && ps.has(`p${properties - 1}`);
+  return { properties, code, toReply: summarize(reply), toIdle: summarize(idle), matches: matches.length, correct, replyBytes: Buffer.byteLength(JSON.stringify(last?.content ?? {})) };
 }

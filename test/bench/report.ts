@@ -1,6 +1,7 @@
 // Turns per-kernel results into the markdown table with the issue's targets and pass/fail, plus notes on what the table hides.
 import type { KernelName } from './kernels';
-import type { ColdStart, Floods, Interrupts, Outcome, RoundTrips } from './measure';
+import type { ColdStart, Completions, Floods, Interrupts, Outcome, RoundTrips, TypescriptCells } from './measure';
+import type { InProcessCells } from './typescript-cell';
 import type { Summary } from './stats';
 
 export interface Memory {
@@ -21,6 +22,11 @@ export interface KernelResult {
   flood?: Outcome<Floods>;
   interrupt?: Outcome<Interrupts>;
   memory?: Outcome<Memory>;
+  /** opsbook only: the 200-line TypeScript cell in this process (rewriteCell + vm) and through the kernel. */
+  inProcessCell?: Outcome<InProcessCells>;
+  typescriptCell?: Outcome<TypescriptCells>;
+  /** opsbook only: complete_request on an object with 10,000 properties. */
+  completion?: Outcome<Completions>;
   wallMs?: number;
 }
 
@@ -53,6 +59,13 @@ function from<T>(o: Outcome<T> | undefined, get: (v: T) => number | undefined, s
   return value === undefined || Number.isNaN(value) ? { text: 'none' } : { value, suffix };
 }
 
+/** Rows measured for opsbook alone (TypeScript cells, its own completion): the other kernels show a dash. */
+function opsbookOnly(pick: (r: KernelResult) => Cell): (r: KernelResult) => Cell {
+  return (r) => (r.name === 'opsbook' ? pick(r) : { text: '—' });
+}
+
+const atMost = (ms: number) => ({ text: `≤ ${ms} ms`, check: (ops: number) => ops <= ms });
+
 const ratioAtMost = (k: number) => (ops: number, ipy: number | undefined) => (ipy === undefined || ipy <= 0 ? undefined : ops / ipy <= k);
 
 const ROWS: RowSpec[] = [
@@ -69,6 +82,7 @@ const ROWS: RowSpec[] = [
     pick: (r) => from(r.execute, (e) => e.toIdle.p50),
     target: { text: '≤ 0.5 ms and ≤ 0.5× ipykernel', check: (ops, ipy) => ops <= 0.5 && (ratioAtMost(0.5)(ops, ipy) ?? true) },
   },
+  { metric: 'execute `1` → idle, p50 (the same runs; issue 3 target)', unit: 'ms', pick: (r) => from(r.execute, (e) => e.toIdle.p50), target: atMost(1) },
   { metric: 'execute `1` → idle, p99', unit: 'ms', pick: (r) => from(r.execute, (e) => e.toIdle.p99) },
   { metric: 'execute `1` → execute_reply, p50', unit: 'ms', pick: (r) => from(r.execute, (e) => e.toReply.p50) },
   { metric: 'execute `1` → execute_reply, p99', unit: 'ms', pick: (r) => from(r.execute, (e) => e.toReply.p99) },
@@ -102,9 +116,52 @@ const ROWS: RowSpec[] = [
     },
     target: { text: '≤ 50 ms', check: (ops) => ops <= 50 },
   },
+  {
+    metric: '200-line TS cell: rewriteCell + compile + run in-process, p50 (20 new cells)',
+    unit: 'ms',
+    pick: opsbookOnly((r) => from(r.inProcessCell, (c) => c.newCell.p50)),
+    target: atMost(20),
+  },
+  { metric: '200-line TS cell in-process: rewriteCell alone, p50', unit: 'ms', pick: opsbookOnly((r) => from(r.inProcessCell, (c) => c.rewrite.p50)) },
+  { metric: '200-line TS cell in-process: first call of the bench process (JIT warm-up)', unit: 'ms', pick: opsbookOnly((r) => from(r.inProcessCell, (c) => c.firstMs)) },
+  {
+    metric: '200-line TS cell execute → reply, first request to a fresh kernel',
+    unit: 'ms',
+    pick: opsbookOnly((r) => from(r.typescriptCell, (c) => c.firstFresh.replyMs, wrongSuffix(r))),
+    target: atMost(20),
+  },
+  {
+    metric: '200-line TS cell execute → reply, first in the warm session',
+    unit: 'ms',
+    pick: opsbookOnly((r) => from(r.typescriptCell, (c) => c.firstInSession.replyMs, wrongSuffix(r))),
+    target: atMost(20),
+  },
+  {
+    metric: '200-line TS cell execute → reply, p50 (20 new cells)',
+    unit: 'ms',
+    pick: opsbookOnly((r) => from(r.typescriptCell, (c) => c.newCell.toReply.p50, wrongSuffix(r))),
+    target: atMost(20),
+  },
+  {
+    metric: '200-line TS cell execute → reply, p50 (20 re-runs of one cell)',
+    unit: 'ms',
+    pick: opsbookOnly((r) => from(r.typescriptCell, (c) => c.rerun.toReply.p50, wrongSuffix(r))),
+    target: atMost(20),
+  },
+  {
+    metric: 'complete_request `benchBig.` (10,000 properties) → reply, p50 of 50',
+    unit: 'ms',
+    pick: opsbookOnly((r) => from(r.completion, (c) => c.toReply.p50, r.completion?.ok && !r.completion.value.correct ? ' (wrong matches)' : undefined)),
+    target: atMost(20),
+  },
+  { metric: 'complete_request 10,000 properties → reply, p99', unit: 'ms', pick: opsbookOnly((r) => from(r.completion, (c) => c.toReply.p99)) },
   { metric: 'RSS after the runs above (process tree)', unit: 'MiB', pick: (r) => from(r.memory, (m) => m.rssKiB / 1024) },
   { metric: 'peak RSS (VmHWM of the kernel process)', unit: 'MiB', pick: (r) => from(r.memory, (m) => m.hwmKiB / 1024) },
 ];
+
+function wrongSuffix(r: KernelResult): string | undefined {
+  return r.typescriptCell?.ok && r.typescriptCell.value.wrong > 0 ? ` (${r.typescriptCell.value.wrong} wrong)` : undefined;
+}
 
 export function buildRows(results: readonly KernelResult[]): Row[] {
   const byName = (name: KernelName) => results.find((r) => r.name === name);
@@ -188,6 +245,9 @@ export function notes(results: readonly KernelResult[]): string[] {
       ['20 MB', r.flood],
       ['interrupt', r.interrupt],
       ['memory', r.memory],
+      ['200-line TypeScript cell in-process', r.inProcessCell],
+      ['200-line TypeScript cell', r.typescriptCell],
+      ['completion on 10,000 properties', r.completion],
     ];
     const seen = new Set<string>();
     for (const [phase, o] of phases) {
@@ -206,6 +266,12 @@ export function notes(results: readonly KernelResult[]): string[] {
       if (!f.intact) out.push(`${r.name}: 20 MB: the stdout text received differs from what was printed (${f.stdoutBytes} of ${f.expectedBytes} bytes)`);
       if (f.replyStatus !== 'ok') out.push(`${r.name}: 20 MB: execute_reply status ${f.replyStatus}`);
       if (f.stderrBytes > 0) out.push(`${r.name}: 20 MB: ${f.stderrBytes} bytes on stderr: ${JSON.stringify(f.stderrSample.slice(0, 160))}`);
+    }
+    if (r.typescriptCell?.ok && r.typescriptCell.value.wrong > 0) {
+      out.push(`${r.name}: 200-line TypeScript cell: ${r.typescriptCell.value.wrong} executions did not reply ok with the cell's value`);
+    }
+    if (r.completion?.ok && !r.completion.value.correct) {
+      out.push(`${r.name}: completion on ${r.completion.value.properties} properties: the reply did not list every property (${r.completion.value.matches} matches)`);
     }
     if (r.interrupt?.ok) {
       const i = r.interrupt.value;

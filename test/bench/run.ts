@@ -5,9 +5,10 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { REPO_ROOT } from '../support/kernel-process';
 import { KERNEL_NAMES, KernelName, KernelUnderTest, kernelAvailability } from './kernels';
-import { attempt, coldStarts, floods, interrupts, kernelInfoRoundTrips, roundTrips } from './measure';
+import { attempt, coldStarts, completions, floods, interrupts, kernelInfoRoundTrips, roundTrips, typescriptCells } from './measure';
 import { KernelResult, buildRows, markdown, notes } from './report';
 import { Session } from './session';
+import { inProcessCells } from './typescript-cell';
 
 const CONFIG = {
   starts: 5,
@@ -22,6 +23,11 @@ const CONFIG = {
   startTimeoutMs: 30_000,
   executeTimeoutMs: 10_000,
   floodTimeoutMs: 90_000,
+  /** opsbook only: new 200-line TypeScript cells (and as many re-runs), in-process and through the kernel. */
+  typescriptCells: 20,
+  completionProperties: 10_000,
+  completionWarmup: 5,
+  completionRuns: 50,
 };
 
 /** Where tslab is installed and ipykernel keeps its IPython folder; never inside the repo. */
@@ -44,6 +50,11 @@ function selected(): KernelName[] {
 async function benchKernel(kernel: KernelUnderTest, cwd: string): Promise<KernelResult> {
   const t0 = performance.now();
   const result: KernelResult = { name: kernel.name, label: kernel.label, available: true, interruptMode: kernel.interruptMode };
+  if (kernel.name === 'opsbook') {
+    // First, so that its first cell is the first this process transpiles.
+    progress(`${kernel.label}: 200-line TypeScript cell in-process (rewriteCell + vm) ×${CONFIG.typescriptCells * 2 + 1}`);
+    result.inProcessCell = await attempt(() => inProcessCells(CONFIG.typescriptCells));
+  }
   progress(`${kernel.label}: ${CONFIG.starts} cold starts (+1 warm-up)`);
   result.coldStart = await attempt(() => coldStarts(kernel, cwd, CONFIG.starts, CONFIG.startTimeoutMs));
   let session: Session;
@@ -52,12 +63,19 @@ async function benchKernel(kernel: KernelUnderTest, cwd: string): Promise<Kernel
   } catch (e) {
     const error = `could not start: ${(e as Error).message}`;
     result.execute = result.flood = result.interrupt = result.memory = { ok: false, error };
+    if (kernel.name === 'opsbook') result.typescriptCell = result.completion = { ok: false, error };
     return result;
   }
   try {
     progress(`${kernel.label}: ${CONFIG.runs} execute round trips (+${CONFIG.warmup} warm-up)`);
     result.execute = await attempt(() => roundTrips(session, CONFIG.warmup, CONFIG.runs, CONFIG.executeTimeoutMs));
     result.kernelInfo = await attempt(() => kernelInfoRoundTrips(session, CONFIG.warmup, CONFIG.kernelInfoRuns, CONFIG.executeTimeoutMs));
+    if (kernel.name === 'opsbook') {
+      progress(`${kernel.label}: 200-line TypeScript cells (a fresh kernel's first, then ${CONFIG.typescriptCells} new and ${CONFIG.typescriptCells} re-runs)`);
+      result.typescriptCell = await attempt(() => typescriptCells(session, cwd, CONFIG.typescriptCells, CONFIG.startTimeoutMs, CONFIG.executeTimeoutMs));
+      progress(`${kernel.label}: ${CONFIG.completionRuns} completions on ${CONFIG.completionProperties.toLocaleString('en-US')} properties`);
+      result.completion = await attempt(() => completions(session, CONFIG.completionProperties, CONFIG.completionWarmup, CONFIG.completionRuns, CONFIG.executeTimeoutMs));
+    }
     progress(`${kernel.label}: 20 MB of printed lines ×${CONFIG.floodRuns}`);
     result.flood = await attempt(() => floods(session, CONFIG.floodLines, CONFIG.floodRuns, CONFIG.floodTimeoutMs));
     progress(`${kernel.label}: ${CONFIG.interrupts} interrupts (${kernel.interruptMode})`);
