@@ -75,7 +75,10 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
     is_complete_request: (m) => ask(m, 'is_complete', { code: str(m.content.code) }),
     comm_info_request: (m) => ask(m, 'comm_info', { targetName: typeof m.content.target_name === 'string' ? m.content.target_name : undefined }),
 
-    history_request: (m) => ({ content: { status: 'ok', history: history.query(m.content) } }),
+    async history_request(m) {
+      await history.loaded(); // earlier sessions are read once, in the background, at start
+      return { content: { status: 'ok', history: history.query(m.content) } };
+    },
 
     async comm_open(m) {
       await executor.request('comm', deps.track(m), { msgType: 'comm_open', content: m.content });

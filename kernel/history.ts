@@ -1,4 +1,16 @@
-// Input history of this kernel session for history_request (tail, range, search). In memory for now.
+// Input history for history_request (tail, range, search), kept across kernel restarts in a JSON-lines file.
+//
+// The file holds one record per executed input, {session, line, input, output?}, appended as the kernel goes
+// (an input is written when it runs, and again with its output when an execute_result arrives: the later record
+// for the same session, line and input wins). Inputs may contain secrets (tokens pasted into a cell), so the file
+// is created with mode 0600 and its folder with 0700. Sessions are numbered like IPython's: a kernel's session is
+// 1 + the highest session in the file. Writing never blocks or crashes the kernel: appends are queued and
+// asynchronous, and a location that cannot be read or written logs one warning and leaves history in memory.
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { log } from './log';
+
 export interface HistoryEntry {
   session: number;
   line: number;
@@ -6,6 +18,20 @@ export interface HistoryEntry {
   /** text/plain of the line's execute_result, when it had one. */
   output?: string;
 }
+
+/** A history_reply row: (session, line, input), or (session, line, (input, output)) when output was asked for. */
+export type HistoryRow = [number, number, string | [string, string | null]];
+
+/** When the file holds more records than this at start, it is rewritten with the newest HISTORY_KEEP entries. */
+export const HISTORY_MAX_RECORDS = 10_000;
+/** Trimming keeps less than the bound so that a file near it is not rewritten at every start. */
+const HISTORY_KEEP = 0.9;
+/** Outputs longer than this are kept in memory for the session but not written to the file. */
+const MAX_STORED_OUTPUT = 64 * 1024;
+/** `tail` without `n` returns this many rows (IPython's get_tail default). */
+const TAIL_DEFAULT = 10;
+/** How long shutdown waits for queued writes. */
+const FLUSH_TIMEOUT_MS = 1000;
 
 /**
  * IPython-style glob over the whole input (`*` any run, `?` one character), matched without backtracking
@@ -37,44 +63,322 @@ export function globMatch(pattern: string, text: string): boolean {
   return p === pattern.length;
 }
 
+/**
+ * Where the history lives: `$OPSBOOK_HISTORY_FILE`, else the user's data folder: `$XDG_DATA_HOME` (when absolute)
+ * or `~/.local/share` on Linux, `~/Library/Application Support` on macOS, `%APPDATA%` on Windows, plus
+ * `opsbook/history.jsonl`.
+ */
+export function historyFile(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, home = os.homedir()): string {
+  if (env.OPSBOOK_HISTORY_FILE) return env.OPSBOOK_HISTORY_FILE;
+  return path.join(dataHome(env, platform, home), 'opsbook', 'history.jsonl');
+}
+
+function dataHome(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, home: string): string {
+  if (platform === 'darwin') return path.join(home, 'Library', 'Application Support');
+  if (platform === 'win32') return env.APPDATA || path.join(home, 'AppData', 'Roaming');
+  const xdg = env.XDG_DATA_HOME;
+  return xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.local', 'share');
+}
+
+function isCount(v: unknown, min: number): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+}
+
+/** One line of the file as an entry, or undefined for a blank, corrupt or truncated line. */
+export function parseRecord(line: string): HistoryEntry | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (!value || typeof value !== 'object') return undefined;
+  const { session, line: n, input, output } = value as Record<string, unknown>;
+  if (!isCount(session, 1) || !isCount(n, 0) || typeof input !== 'string') return undefined;
+  return typeof output === 'string' ? { session, line: n, input, output } : { session, line: n, input };
+}
+
+function toRecord(entry: HistoryEntry): string {
+  const { session, line, input, output } = entry;
+  const keep = output !== undefined && output.length <= MAX_STORED_OUTPUT;
+  return `${JSON.stringify(keep ? { session, line, input, output } : { session, line, input })}\n`;
+}
+
+function bySessionAndLine(a: HistoryEntry, b: HistoryEntry): number {
+  return a.session - b.session || a.line - b.line;
+}
+
+/** The file's valid records, a later record for the same session, line and input replacing the earlier one. */
+export function parseRecords(text: string): { entries: HistoryEntry[]; records: number } {
+  const latest = new Map<string, HistoryEntry>();
+  let records = 0;
+  for (const line of text.split('\n')) {
+    const entry = parseRecord(line);
+    if (!entry) continue;
+    records += 1;
+    latest.set(`${entry.session}\u0000${entry.line}\u0000${entry.input}`, entry);
+  }
+  return { entries: [...latest.values()].sort(bySessionAndLine), records };
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The folders between the nearest existing ancestor of `dir` and `dir`, outermost first. */
+async function missingFolders(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) {
+    const code = await fsp.stat(d).then(() => undefined, (e: NodeJS.ErrnoException) => e.code);
+    if (code !== 'ENOENT') break;
+    missing.unshift(d);
+  }
+  return missing;
+}
+
+/**
+ * `mkdir -p` with mode 0700, one level at a time. Not `fs.mkdir(..., { recursive: true })`: on Node 20 that
+ * spins forever on a file system that answers ENOENT for a folder whose parent exists (e.g. /proc).
+ */
+async function makeFolders(dir: string): Promise<void> {
+  for (const d of await missingFolders(dir)) {
+    await fsp.mkdir(d, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
+}
+
+/** The history file: read once, trimmed when over the bound, then appended to through a queue. */
+export class HistoryFile {
+  private pending: string[] = [];
+  private writing = false;
+  private disabled = false;
+  private folderMade = false;
+  /** A newline to write first when the file ends in a truncated record, so the next record starts a line. */
+  private separator = '';
+  private readonly idle: Array<() => void> = [];
+
+  constructor(
+    readonly file: string,
+    private readonly maxRecords = HISTORY_MAX_RECORDS,
+  ) {}
+
+  /** Every entry in the file, ordered by session and line; rewrites the file first when it is over the bound. */
+  async load(): Promise<HistoryEntry[]> {
+    const text = await this.read();
+    if (text === undefined) return [];
+    this.separator = text.length > 0 && !text.endsWith('\n') ? '\n' : '';
+    const { entries, records } = parseRecords(text);
+    if (records <= this.maxRecords) return entries;
+    const kept = entries.slice(-Math.floor(this.maxRecords * HISTORY_KEEP));
+    await this.rewrite(kept);
+    return kept;
+  }
+
+  /** Queues one record; never throws, never waits. */
+  append(entry: HistoryEntry): void {
+    if (this.disabled) return;
+    this.pending.push(toRecord(entry));
+    if (!this.writing) void this.drain();
+  }
+
+  /** Resolves once every record appended so far is written (or dropped after a failure). */
+  flushed(): Promise<void> {
+    if (!this.writing) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private async read(): Promise<string | undefined> {
+    try {
+      return await fsp.readFile(this.file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      this.disable('cannot read', e);
+      return undefined;
+    }
+  }
+
+  /** Replaces the file atomically: a private temp file next to it, then rename. */
+  private async rewrite(entries: HistoryEntry[]): Promise<void> {
+    const temp = `${this.file}.${process.pid}.tmp`;
+    try {
+      await fsp.rm(temp, { force: true });
+      await fsp.writeFile(temp, entries.map(toRecord).join(''), { mode: 0o600, flag: 'wx' });
+      await fsp.rename(temp, this.file);
+      this.separator = '';
+    } catch (e) {
+      await fsp.rm(temp, { force: true }).catch(() => undefined);
+      this.disable('cannot rewrite', e);
+    }
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    while (this.pending.length > 0 && !this.disabled) {
+      const chunk = this.pending.join('');
+      this.pending = [];
+      await this.write(chunk);
+    }
+    this.writing = false;
+    for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  private async write(chunk: string): Promise<void> {
+    try {
+      if (!this.folderMade) await makeFolders(path.dirname(this.file));
+      this.folderMade = true;
+      await fsp.appendFile(this.file, this.separator + chunk, { mode: 0o600 });
+      this.separator = '';
+    } catch (e) {
+      this.disable('cannot write', e);
+    }
+  }
+
+  /** The one warning: from here on this session's history stays in memory. */
+  private disable(what: string, e: unknown): void {
+    if (this.disabled) return;
+    this.disabled = true;
+    this.pending = [];
+    log.warn(`history: ${what} ${this.file} (${errorText(e)}); this session's input history is kept in memory only (set OPSBOOK_HISTORY_FILE to move it)`);
+  }
+}
+
+function integer(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? Math.trunc(v) : undefined;
+}
+
+/** The newest n rows; a negative n means no limit (SQLite's LIMIT, which IPython uses). */
+function newest(rows: HistoryEntry[], n: number): HistoryEntry[] {
+  return n < 0 ? rows : rows.slice(Math.max(0, rows.length - n));
+}
+
+/** One row per distinct input, the newest occurrence, in the order of those occurrences. */
+function newestOfEach(rows: HistoryEntry[]): HistoryEntry[] {
+  const last = new Map<string, HistoryEntry>();
+  for (const e of rows) {
+    last.delete(e.input);
+    last.set(e.input, e);
+  }
+  return [...last.values()];
+}
+
+function search(entries: HistoryEntry[], c: Record<string, unknown>): HistoryEntry[] {
+  const pattern = typeof c.pattern === 'string' ? c.pattern : '*';
+  let rows = entries.filter((e) => globMatch(pattern, e.input));
+  if (c.unique === true) rows = newestOfEach(rows);
+  const n = integer(c.n);
+  return n === undefined ? rows : newest(rows, n);
+}
+
+/** IPython counts a negative start or stop back from the end of the session. */
+function fromEnd(v: number, end: number): number {
+  return v < 0 ? v + end : v;
+}
+
+function nextSession(entries: HistoryEntry[]): number {
+  return entries.reduce((max, e) => Math.max(max, e.session), 0) + 1;
+}
+
 export class History {
-  private readonly entries: HistoryEntry[] = [];
-  constructor(readonly session = 1) {}
+  /** Earlier sessions' entries (once loaded), then this session's, ordered by session and line. */
+  private entries: HistoryEntry[] = [];
+  private number: number;
+  /** The file, once it is loaded and this session has its number; until then inputs are only kept. */
+  private writer: HistoryFile | undefined;
+  private ready: Promise<void> = Promise.resolve();
+
+  /** An in-memory history for one session. */
+  constructor(session = 1) {
+    this.number = session;
+  }
+
+  /** A history backed by `file`: loads it in the background; inputs added meanwhile are written once it is. */
+  static persistent(file: HistoryFile): History {
+    const history = new History(0);
+    history.ready = history.open(file);
+    return history;
+  }
+
+  /** The kernel's history, in the file `historyFile()` names; memory only if that cannot even be named. */
+  static forKernel(env: NodeJS.ProcessEnv = process.env): History {
+    try {
+      return History.persistent(new HistoryFile(historyFile(env)));
+    } catch (e) {
+      log.warn(`history: no history file (${errorText(e)}); input history is kept in memory only`);
+      return new History(1);
+    }
+  }
+
+  get session(): number {
+    return this.number;
+  }
+
+  /** Resolves once earlier sessions are loaded and this session has its number. */
+  loaded(): Promise<void> {
+    return this.ready;
+  }
+
+  /** Waits (bounded) for queued writes, for shutdown. */
+  async flush(timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([this.ready.then(() => this.writer?.flushed()), timeout]);
+    clearTimeout(timer);
+  }
 
   add(line: number, input: string): void {
-    this.entries.push({ session: this.session, line, input });
+    const entry = { session: this.number, line, input };
+    this.entries.push(entry);
+    this.writer?.append(entry);
   }
 
   recordOutput(line: number, output: string): void {
-    const entry = this.entries.findLast((e) => e.line === line);
-    if (entry) entry.output = output;
+    const entry = this.entries.findLast((e) => e.session === this.number && e.line === line);
+    if (!entry) return;
+    entry.output = output;
+    this.writer?.append(entry);
   }
 
   /** Rows as the spec wants them: (session, line, input), or (session, line, (input, output)) with `output`. */
-  query(content: Record<string, unknown>): Array<[number, number, string | [string, string | null]]> {
-    const n = typeof content.n === 'number' ? content.n : undefined;
-    let rows = this.entries;
-    switch (content.hist_access_type) {
-      case 'range': {
-        const start = typeof content.start === 'number' ? content.start : 0;
-        const stop = typeof content.stop === 'number' ? content.stop : Infinity;
-        rows = rows.filter((e) => e.line >= start && e.line < stop);
-        break;
-      }
-      case 'search': {
-        const pattern = typeof content.pattern === 'string' ? content.pattern : '*';
-        rows = rows.filter((e) => globMatch(pattern, e.input));
-        if (content.unique) {
-          const seen = new Set<string>();
-          rows = [...rows].reverse().filter((e) => !seen.has(e.input) && seen.add(e.input) !== undefined).reverse();
-        }
-        if (n !== undefined) rows = rows.slice(-n);
-        break;
-      }
-      default:
-        if (n !== undefined) rows = rows.slice(-n);
-    }
+  query(content: Record<string, unknown>): HistoryRow[] {
+    const rows = this.select(content);
     if (content.output === true) return rows.map((e) => [e.session, e.line, [e.input, e.output ?? null]]);
     return rows.map((e) => [e.session, e.line, e.input]);
+  }
+
+  private async open(file: HistoryFile): Promise<void> {
+    const past = await file.load().catch(() => []);
+    this.number = nextSession(past);
+    for (const entry of this.entries) {
+      entry.session = this.number;
+      file.append(entry);
+    }
+    this.entries = [...past, ...this.entries];
+    this.writer = file;
+  }
+
+  private select(c: Record<string, unknown>): HistoryEntry[] {
+    switch (c.hist_access_type) {
+      case 'tail':
+        return newest(this.entries, integer(c.n) ?? TAIL_DEFAULT);
+      case 'range':
+        return this.range(c);
+      case 'search':
+        return search(this.entries, c);
+      default:
+        return [];
+    }
+  }
+
+  /** One session's lines start..stop-1: session 0 or none is this one, negative counts back (-1 the previous). */
+  private range(c: Record<string, unknown>): HistoryEntry[] {
+    const asked = integer(c.session) ?? 0;
+    const session = asked <= 0 ? this.number + asked : asked;
+    const lines = this.entries.filter((e) => e.session === session);
+    const end = lines.reduce((max, e) => Math.max(max, e.line), 0) + 1;
+    const start = fromEnd(integer(c.start) ?? 0, end);
+    const stop = integer(c.stop) || 0;
+    const before = stop === 0 ? Infinity : fromEnd(stop, end);
+    return lines.filter((e) => e.line >= start && e.line < before);
   }
 }

@@ -28,7 +28,8 @@ export class Kernel {
   private readonly executor: ExecutorClient;
   private readonly dispatcher: Dispatcher;
   private readonly state: KernelState = { executionCount: 0 };
-  private readonly history = new History();
+  /** Input history, persisted in the user's data folder (kernel/history.ts); this kernel is the next session. */
+  private readonly history = History.forKernel();
   private shuttingDown = false;
   /**
    * IOPub messages published before the first subscriber arrived. A kernel this fast can answer a frontend's
@@ -139,8 +140,10 @@ export class Kernel {
   }
 
   private publishFor(requestId: string, msgType: string, content: Record<string, unknown>, metadata?: Record<string, unknown>): void {
-    if (msgType === 'execute_result') this.rememberOutput(content);
-    this.publish(this.parents.get(requestId)?.header ?? {}, msgType, content, metadata);
+    const parent = this.parents.get(requestId);
+    // Only a stored input has a history line of its own; store_history false reuses the previous count.
+    if (msgType === 'execute_result' && parent?.content.store_history !== false) this.rememberOutput(content);
+    this.publish(parent?.header ?? {}, msgType, content, metadata);
   }
 
   private rememberOutput(result: Record<string, unknown>): void {
@@ -180,6 +183,7 @@ export class Kernel {
     await endChildren().catch(() => undefined);
     await this.executor.stop().catch(() => undefined);
     await this.transport.close();
+    await this.history.flush();
     process.exit(0);
   }
 }

@@ -135,9 +135,9 @@ describe('a kernel whose launcher dies', () => {
   test('shuts itself down instead of lingering as an orphan', async () => {
     const { makeConnection, CLI } = await import('../support/kernel-process');
     const { execFileSync } = await import('node:child_process');
-    const { file } = await makeConnection();
+    const { file, dir } = await makeConnection();
     // the shell starts the kernel in the background, lets it come up, and exits: the kernel is re-parented
-    const pid = Number(execFileSync('sh', ['-c', `"${process.execPath}" "${CLI}" kernel -f "${file}" >/dev/null 2>&1 & echo $!; sleep 1`], { encoding: 'utf8' }).trim());
+    const pid = Number(execFileSync('sh', ['-c', `"${process.execPath}" "${CLI}" kernel -f "${file}" >/dev/null 2>&1 & echo $!; sleep 1`], { encoding: 'utf8', env: { ...process.env, OPSBOOK_HISTORY_FILE: `${dir}/history.jsonl` } }).trim());
     expect(pid).toBeGreaterThan(0);
     expect(await until(() => !alive(pid), 8000)).toBe(true);
   });

@@ -73,7 +73,9 @@ export async function startKernelProcess(options: ConnectionOptions & { env?: No
  */
 export function spawnKernel(argv: readonly string[], connection: { info: ConnectionInfo; file: string; dir?: string }, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): KernelProcess {
   const [command, ...args] = argv.map((a) => a.split('{connection_file}').join(connection.file));
-  const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // test kernels keep their input history next to their connection file, never in the real home (the caller may override)
+  const history = connection.dir ? { OPSBOOK_HISTORY_FILE: path.join(connection.dir, 'history.jsonl') } : {};
+  const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...history, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout?.on('data', () => undefined);
