@@ -4,7 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { inspect } from 'node:util';
 import * as vm from 'node:vm';
-import { complete, inspectAt, kernelNodeModules, CompleteOptions } from '../../kernel/executor/introspect';
+import { complete } from '../../kernel/executor/complete';
+import { inspectAt } from '../../kernel/executor/inspect';
+import { kernelNodeModules, CompleteOptions } from '../../kernel/executor/module-names';
 import { rewriteCell } from '../../kernel/executor/cell-rewrite';
 
 const points = (s: string): number => [...s].length;

@@ -16,7 +16,7 @@ test('registers, finds, lists and completes magics and their options', async () 
 });
 
 test('completion after a % at the start of a line asks the registry, in code points', async () => {
-  const { complete } = await import('../../kernel/executor/introspect');
+  const { complete } = await import('../../kernel/executor/complete');
   const r = new MagicRegistry();
   r.register(echo);
   const code = 'const ü = 1\n%ec';
