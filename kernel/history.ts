@@ -1,8 +1,8 @@
 // Input history for history_request (tail, range, search), kept across kernel restarts in a JSON-lines file.
 //
 // The file holds one record per executed input, {session, line, input, output?}, appended as the kernel goes
-// (an input is written when it runs, and again with its output when an execute_result arrives: the later record
-// for the same session, line and input wins). Inputs may contain secrets (tokens pasted into a cell), so the file
+// (an input is written just after it runs, and again with its output when an execute_result arrives after that
+// write: the later record for the same session, line and input wins). Inputs may contain secrets (tokens pasted into a cell), so the file
 // is created with mode 0600 and its folder with 0700. Sessions are numbered like IPython's: a kernel's session is
 // 1 + the highest session in the file. Writing never blocks or crashes the kernel: appends are queued and
 // asynchronous, and a location that cannot be read or written logs one warning and leaves history in memory.
@@ -32,6 +32,11 @@ const MAX_STORED_OUTPUT = 64 * 1024;
 const TAIL_DEFAULT = 10;
 /** How long shutdown waits for queued writes. */
 const FLUSH_TIMEOUT_MS = 1000;
+/**
+ * Appends within this window are written together: a burst of cells (a notebook run top to bottom) costs one
+ * file write, not an open/append/close per cell on the protocol thread. Shutdown flushes at once.
+ */
+const COALESCE_MS = 50;
 
 /**
  * IPython-style glob over the whole input (`*` any run, `?` one character), matched without backtracking
@@ -150,7 +155,9 @@ async function makeFolders(dir: string): Promise<void> {
 
 /** The history file: read once, trimmed when over the bound, then appended to through a queue. */
 export class HistoryFile {
-  private pending: string[] = [];
+  /** Entries waiting to be written, in order; an entry whose output arrives before it is written is written once. */
+  private readonly pending = new Set<HistoryEntry>();
+  private timer: NodeJS.Timeout | undefined;
   private writing = false;
   private disabled = false;
   private folderMade = false;
@@ -175,15 +182,19 @@ export class HistoryFile {
     return kept;
   }
 
-  /** Queues one record; never throws, never waits. */
+  /** Queues one record (written within COALESCE_MS); never throws, never waits. */
   append(entry: HistoryEntry): void {
     if (this.disabled) return;
-    this.pending.push(toRecord(entry));
-    if (!this.writing) void this.drain();
+    this.pending.add(entry);
+    if (!this.writing && !this.timer) {
+      this.timer = setTimeout(() => void this.drain(), COALESCE_MS);
+      this.timer.unref();
+    }
   }
 
-  /** Resolves once every record appended so far is written (or dropped after a failure). */
+  /** Starts writing what is queued now and resolves once every record appended so far is written (or dropped). */
   flushed(): Promise<void> {
+    if (this.timer) void this.drain();
     if (!this.writing) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
@@ -213,10 +224,12 @@ export class HistoryFile {
   }
 
   private async drain(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     this.writing = true;
-    while (this.pending.length > 0 && !this.disabled) {
-      const chunk = this.pending.join('');
-      this.pending = [];
+    while (this.pending.size > 0 && !this.disabled) {
+      const chunk = Array.from(this.pending, toRecord).join('');
+      this.pending.clear();
       await this.write(chunk);
     }
     this.writing = false;
@@ -238,7 +251,7 @@ export class HistoryFile {
   private disable(what: string, e: unknown): void {
     if (this.disabled) return;
     this.disabled = true;
-    this.pending = [];
+    this.pending.clear();
     log.warn(`history: ${what} ${this.file} (${errorText(e)}); this session's input history is kept in memory only (set OPSBOOK_HISTORY_FILE to move it)`);
   }
 }

@@ -37,6 +37,12 @@ export class Kernel {
    * waits for `idle` (jupyter console) would then wait forever. Held until the first subscription, bounded.
    */
   private held: { frames: Buffer[][]; bytes: number } | undefined = { frames: [], bytes: 0 };
+  /**
+   * Outgoing messages of the current turn, encoded and sent in order once it ends (a microtask). A request's
+   * handler thus posts its work to the executor thread before the protocol thread spends time signing `busy`
+   * and `execute_input`: the cell runs while they are sent. One outbox for every channel keeps their order.
+   */
+  private outbox: Array<() => void> = [];
 
   constructor(info: ConnectionInfo) {
     this.signer = new Signer(info.key, info.signature_scheme);
@@ -108,10 +114,30 @@ export class Kernel {
   }
 
   private send(channel: InboundChannel | 'iopub', out: OutgoingMessage): void {
-    const header = newHeader(out.msg_type, this.session, 'opsbook', new Date());
-    const frames = encode(this.signer, header, out);
-    if (channel === 'iopub' && this.held) this.hold(frames);
-    else void this.transport.send(channel, frames);
+    this.later(() => {
+      const header = newHeader(out.msg_type, this.session, 'opsbook', new Date());
+      const frames = encode(this.signer, header, out);
+      if (channel === 'iopub' && this.held) this.hold(frames);
+      else void this.transport.send(channel, frames);
+    });
+  }
+
+  /** Queues an outgoing message's encoding and sending for the end of this turn (see `outbox`). */
+  private later(sendOne: () => void): void {
+    if (this.outbox.length === 0) queueMicrotask(() => this.flushOutbox());
+    this.outbox.push(sendOne);
+  }
+
+  private flushOutbox(): void {
+    const outbox = this.outbox;
+    this.outbox = [];
+    for (const sendOne of outbox) {
+      try {
+        sendOne();
+      } catch (e) {
+        log.error(`an outgoing message could not be sent: ${(e as Error).stack ?? String(e)}`);
+      }
+    }
   }
 
   private hold(frames: Buffer[]): void {
@@ -157,10 +183,12 @@ export class Kernel {
       this.executor.answerInput(inputId, undefined, 'the request that asked for input is gone');
       return;
     }
-    const header = newHeader('input_request', this.session, 'opsbook', new Date());
-    this.inputs.set(header.msg_id, inputId);
-    const frames = encode(this.signer, header, { identities: parent.identities, msg_type: 'input_request', parent_header: parent.header, content: { prompt, password } });
-    void this.transport.send('stdin', frames);
+    this.later(() => {
+      const header = newHeader('input_request', this.session, 'opsbook', new Date());
+      this.inputs.set(header.msg_id, inputId);
+      const frames = encode(this.signer, header, { identities: parent.identities, msg_type: 'input_request', parent_header: parent.header, content: { prompt, password } });
+      void this.transport.send('stdin', frames);
+    });
   }
 
   private receiveInput(message: Message): void {

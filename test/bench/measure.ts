@@ -66,6 +66,8 @@ export async function kernelInfoRoundTrips(session: Session, warmup: number, run
 
 export interface RoundTrips {
   warmup: number;
+  /** The first `runs` requests of the warm-up (right after start): both client and kernel are still JIT-cold. */
+  coldToIdle: Summary;
   toIdle: Summary;
   toReply: Summary;
   idleSamplesMs: number[];
@@ -78,7 +80,11 @@ export interface RoundTrips {
 
 export async function roundTrips(session: Session, warmup: number, runs: number, timeoutMs: number): Promise<RoundTrips> {
   const code = session.kernel.code.trivial;
-  for (let i = 0; i < warmup; i++) await session.execute(code, timeoutMs);
+  const cold: number[] = [];
+  for (let i = 0; i < warmup; i++) {
+    const r = await session.execute(code, timeoutMs);
+    if (i < runs && !Number.isNaN(r.idleMs)) cold.push(r.idleMs);
+  }
   const idle: number[] = [];
   const reply: number[] = [];
   let missingIdle = 0;
@@ -91,7 +97,7 @@ export async function roundTrips(session: Session, warmup: number, runs: number,
     else idle.push(r.idleMs);
     if (r.reply.content.status !== 'ok') notOk++;
   }
-  return { warmup, toIdle: summarize(idle), toReply: summarize(reply), idleSamplesMs: idle, replySamplesMs: reply, missingIdle, notOk, wallMs: performance.now() - t0 };
+  return { warmup, coldToIdle: summarize(cold), toIdle: summarize(idle), toReply: summarize(reply), idleSamplesMs: idle, replySamplesMs: reply, missingIdle, notOk, wallMs: performance.now() - t0 };
 }
 
 // ---- 3. 20 MB printed in lines ---------------------------------------------------------------------

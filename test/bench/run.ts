@@ -12,9 +12,14 @@ import { inProcessCells } from './typescript-cell';
 
 const CONFIG = {
   starts: 5,
-  warmup: 20,
+  /**
+   * Requests before the measured ones, the same for every kernel: Node (our client, opsbook, tslab) and CPython
+   * settle after some hundreds of requests. The first `runs` of them are reported too, as "right after start".
+   */
+  warmup: 1000,
   runs: 500,
   kernelInfoRuns: 200,
+  kernelInfoWarmup: 20,
   floodLines: 200_000, // × 100 bytes = 20,000,000 bytes
   floodRuns: 3,
   interrupts: 5,
@@ -69,7 +74,7 @@ async function benchKernel(kernel: KernelUnderTest, cwd: string): Promise<Kernel
   try {
     progress(`${kernel.label}: ${CONFIG.runs} execute round trips (+${CONFIG.warmup} warm-up)`);
     result.execute = await attempt(() => roundTrips(session, CONFIG.warmup, CONFIG.runs, CONFIG.executeTimeoutMs));
-    result.kernelInfo = await attempt(() => kernelInfoRoundTrips(session, CONFIG.warmup, CONFIG.kernelInfoRuns, CONFIG.executeTimeoutMs));
+    result.kernelInfo = await attempt(() => kernelInfoRoundTrips(session, CONFIG.kernelInfoWarmup, CONFIG.kernelInfoRuns, CONFIG.executeTimeoutMs));
     if (kernel.name === 'opsbook') {
       progress(`${kernel.label}: 200-line TypeScript cells (a fresh kernel's first, then ${CONFIG.typescriptCells} new and ${CONFIG.typescriptCells} re-runs)`);
       result.typescriptCell = await attempt(() => typescriptCells(session, cwd, CONFIG.typescriptCells, CONFIG.startTimeoutMs, CONFIG.executeTimeoutMs));

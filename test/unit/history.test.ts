@@ -132,11 +132,30 @@ describe('history file', () => {
     expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
   });
 
-  test('an output is a later record for the same line; loading keeps one entry with the output', async () => {
+  test('an output that arrives before the input is written makes one record', async () => {
     await session([['1 + 1', '2']]);
+    expect(records()).toEqual([{ session: 1, line: 1, input: '1 + 1', output: '2' }]);
+  });
+
+  test('an output that arrives after the input was written is a later record; loading keeps one entry with it', async () => {
+    const h = History.persistent(new HistoryFile(file));
+    await h.loaded();
+    h.add(1, '1 + 1');
+    await h.flush();
+    h.recordOutput(1, '2');
+    await h.flush();
     expect(records()).toEqual([{ session: 1, line: 1, input: '1 + 1' }, { session: 1, line: 1, input: '1 + 1', output: '2' }]);
     const { entries } = parseRecords(readFileSync(file, 'utf8'));
     expect(entries).toEqual([{ session: 1, line: 1, input: '1 + 1', output: '2' }]);
+  });
+
+  test('a burst of inputs is written together, shortly after, without a flush', async () => {
+    const h = History.persistent(new HistoryFile(file));
+    await h.loaded();
+    for (let i = 1; i <= 100; i++) h.add(i, `x${i}`);
+    expect(existsSync(file) ? records() : []).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(records().map((r) => r.input)).toEqual(Array.from({ length: 100 }, (_, i) => `x${i + 1}`));
   });
 
   test('a huge output stays in memory but is not written', async () => {
