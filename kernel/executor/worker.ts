@@ -13,6 +13,7 @@ import { isComplete } from './is-complete';
 import { MagicRegistry } from '../../magics/registry';
 import { installCellGlobals } from './cell-globals';
 import { installTerminationSupport } from './termination';
+import { warmUpSoon } from './warm-up';
 import type { ExecuteCommand, ToMain, ToWorker } from './protocol';
 import { InterruptedError } from '../io';
 
@@ -176,3 +177,4 @@ port.on('message', (message: ToWorker) => {
 });
 
 post({ type: 'ready' });
+warmUpSoon(() => running !== undefined);

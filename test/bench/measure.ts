@@ -259,6 +259,8 @@ export interface TypescriptCells {
   lines: number;
   /** The cell as the first request after kernel_info of a freshly started kernel (nothing warmed up). */
   firstFresh: { replyMs: number; idleMs: number };
+  /** The cell as the first request of a fresh kernel, FIRST_CELL_PAUSE_MS after its kernel_info (a user's first cell). */
+  firstAfterPause: { replyMs: number; idleMs: number };
   /** The first 200-line cell of the benchmark session (after the trivial round trips). */
   firstInSession: { replyMs: number; idleMs: number };
   /** New cells (a changed first-line comment each): transpile, compile and run every time. */
@@ -275,6 +277,9 @@ function cellValue(session: Session, msgId: string): string | undefined {
   return typeof data?.['text/plain'] === 'string' ? data['text/plain'] : undefined;
 }
 
+/** A user's first cell comes at least this long after the frontend connected (the kernel warms up meanwhile). */
+export const FIRST_CELL_PAUSE_MS = 1000;
+
 export async function typescriptCells(session: Session, cwd: string, runs: number, startTimeoutMs: number, timeoutMs: number): Promise<TypescriptCells> {
   let wrong = 0;
   const run = async (s: Session, variant: number) => {
@@ -282,14 +287,18 @@ export async function typescriptCells(session: Session, cwd: string, runs: numbe
     if (r.reply.content.status !== 'ok' || cellValue(s, r.msgId) !== String(CELL_VALUE)) wrong++;
     return r;
   };
-  let firstFresh: TypescriptCells['firstFresh'];
-  const fresh = (await Session.launch(session.kernel, cwd, startTimeoutMs)).session;
-  try {
-    const r = await run(fresh, -1);
-    firstFresh = { replyMs: r.replyMs, idleMs: r.idleMs };
-  } finally {
-    await fresh.kill();
-  }
+  const firstInFreshKernel = async (pauseMs: number): Promise<TypescriptCells['firstFresh']> => {
+    const fresh = (await Session.launch(session.kernel, cwd, startTimeoutMs)).session;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      const r = await run(fresh, -1);
+      return { replyMs: r.replyMs, idleMs: r.idleMs };
+    } finally {
+      await fresh.kill();
+    }
+  };
+  const firstFresh = await firstInFreshKernel(0);
+  const firstAfterPause = await firstInFreshKernel(FIRST_CELL_PAUSE_MS);
   const first = await run(session, 0);
   const reply: number[] = [];
   const idle: number[] = [];
@@ -308,6 +317,7 @@ export async function typescriptCells(session: Session, cwd: string, runs: numbe
   return {
     lines: CELL_LINES,
     firstFresh,
+    firstAfterPause,
     firstInSession: { replyMs: first.replyMs, idleMs: first.idleMs },
     newCell: { toReply: summarize(reply), toIdle: summarize(idle) },
     rerun: { toReply: summarize(rerunReply), toIdle: summarize(rerunIdle) },
