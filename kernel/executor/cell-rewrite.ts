@@ -5,6 +5,7 @@
 // wrapped in an async function (only line 1's columns shift); any other cell stays a plain script.
 import * as acorn from 'acorn';
 import { transform } from 'sucrase';
+import { CellEdits, originalPosition } from './cell-positions';
 
 export interface RewrittenCell {
   code: string;
@@ -16,6 +17,8 @@ export interface RewrittenCell {
    * is the value, with no wrapper to compile and every column exact.
    */
   async: boolean;
+  /** How to map a position in `code` back to the cell's TypeScript (see cell-positions.ts). */
+  positions: CellEdits;
 }
 
 /** The cell's value, boxed (a Promise value must not be flattened), from what its script evaluated to. */
@@ -78,7 +81,9 @@ export function parseCell(code: string): ParsedCell {
     return { js, program: acorn.parse(js, { ecmaVersion: 'latest', sourceType: 'module', allowHashBang: true, locations: true }) };
   } catch (e) {
     const err = e as SyntaxError & { loc?: { line: number; column: number } };
-    throw new CellSyntaxError(err.message.replace(/ \(\d+:\d+\)$/, ''), err.loc?.line ?? 1, (err.loc?.column ?? 0) + 1);
+    // acorn saw the JavaScript sucrase made; its position is mapped back to the TypeScript typed
+    const at = originalPosition({ source: code, js, edits: [] }, err.loc?.line ?? 1, (err.loc?.column ?? 0) + 1);
+    throw new CellSyntaxError(err.message.replace(/ \(\d+:\d+\)$/, ''), at.line, at.column);
   }
 }
 
@@ -146,16 +151,16 @@ function rewrite(code: string): RewrittenCell {
   const hoisted: string[] = [];
   const persist = (stmt: Node): void => {
     if (stmt.type === 'VariableDeclaration') {
+      // `const a = 1, { b } = o;` becomes `(a = 1), ({ b } = o);`: small edits, so columns inside stay mappable
       const kind = stmt.kind as string;
-      const parts = (stmt.declarations as Node[]).map((d) => {
+      const declarations = stmt.declarations as Node[];
+      edits.push({ start: stmt.start, end: declarations[0].start, text: '' });
+      for (const d of declarations) {
+        edits.push({ start: d.start, end: d.start, text: '(' });
         const id = d.id as Node;
-        const idText = js.slice(id.start, id.end);
-        if (d.init) return `(${idText} = ${js.slice((d.init as Node).start, (d.init as Node).end)})`;
-        if (kind === 'var') return `(${idText} = globalThis.${idText})`;
-        return `(${idText} = undefined)`;
-      });
-      const terminated = js[stmt.end - 1] === ';';
-      edits.push({ start: stmt.start, end: stmt.end, text: `${parts.join(', ')}${terminated ? ';' : ''}` });
+        const missing = kind === 'var' ? ` = globalThis.${js.slice(id.start, id.end)}` : ' = undefined';
+        edits.push({ start: d.end, end: d.end, text: d.init ? ')' : `${missing})` });
+      }
     } else if (stmt.type === 'FunctionDeclaration' && stmt.id) {
       const name = (stmt.id as Node).name as string;
       hoisted.push(`globalThis.${name} = ${name};`);
@@ -190,15 +195,22 @@ function rewrite(code: string): RewrittenCell {
     edits.push({ start: lastExpression.start, end: lastExpression.start, text: 'return { value: (' });
     edits.push({ start: lastExpression.end, end: lastExpression.end, text: ') }' });
   }
-  let out = js;
-  for (const e of edits.sort((a, b) => b.start - a.start || b.end - a.end)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  edits.sort((a, b) => a.start - b.start || a.end - b.end);
+  let out = '';
+  let at = 0;
+  for (const e of edits) {
+    out += js.slice(at, e.start) + e.text;
+    at = e.end;
+  }
+  out += js.slice(at);
+  const positions: CellEdits = { source: code, js, edits };
   if (!async) {
     // A script's completion value is its last expression statement's value; rewritten declarations are
     // expression statements too, so a cell that does not end in a value ends in `void 0`.
-    return { code: valued ? out : `${out}\n;void 0`, prefixLength: 0, async };
+    return { code: valued ? out : `${out}\n;void 0`, prefixLength: 0, async, positions };
   }
   const prefix = `(async () => { ${hoisted.join(' ')}`;
-  return { code: `${prefix}${out}\n})()`, prefixLength: prefix.length, async };
+  return { code: `${prefix}${out}\n})()`, prefixLength: prefix.length, async, positions };
 }
 
 /** Names a cell declares at top level (used by completion before the cell has run). */

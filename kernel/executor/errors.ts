@@ -1,14 +1,16 @@
 // Error content (ename, evalue, traceback) for anything a cell throws, without the kernel's own frames.
 import type { ErrorContent } from './protocol';
 import { isObject, safeInspect } from './display';
+import { mapCellFrame } from './cell-positions';
 
-/** Frames of our own code are noise in a notebook; keep the cell's frames and user modules. */
+/** Frames of our own code are noise in a notebook; keep the cell's frames (at TypeScript positions) and user modules. */
 function userFrames(stack: string): string[] {
   return stack
     .split('\n')
     .slice(1)
     .filter((line) => /^\s+at /.test(line))
-    .filter((line) => !line.includes('/dist/kernel/') && !/\(node:|at node:/.test(line));
+    .filter((line) => !line.includes('/dist/kernel/') && !/\(node:|at node:/.test(line))
+    .map(mapCellFrame);
 }
 
 /** Error content for anything thrown; never throws itself (a getter that throws, a revoked Proxy...). */

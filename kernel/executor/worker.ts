@@ -6,6 +6,7 @@ import { CellIo, currentCell } from './cell-io';
 import { rewriteCell, cellValue, CellSyntaxError } from './cell-rewrite';
 import { toBundle } from './display';
 import { toErrorContent } from './errors';
+import { rememberCell } from './cell-positions';
 import { CommManager } from './comms';
 import { complete } from './complete';
 import { inspectAt } from './inspect';
@@ -99,7 +100,9 @@ async function execute(command: ExecuteCommand): Promise<void> {
   await currentCell.run(io, async () => {
     try {
       const cell = rewriteCell(command.code);
-      const script = new vm.Script(cell.code, { filename: `<cell ${command.executionCount}>`, columnOffset: -cell.prefixLength });
+      const filename = `<cell ${command.executionCount}>`;
+      rememberCell(filename, cell.positions);
+      const script = new vm.Script(cell.code, { filename, columnOffset: -cell.prefixLength });
       // An interrupt finishes the run itself (see interrupt()), so a cell that never settles is not awaited here.
       finish(run, await cellValue(cell, script.runInThisContext()));
     } catch (error) {

@@ -209,3 +209,14 @@ test('a re-run cell (compiled from the code cache) is named by its own execution
   expect(frames(second)).toContain(`<cell ${String(second.reply.content.execution_count)}>:2:`);
   expect(second.reply.content.execution_count).not.toBe(first.reply.content.execution_count);
 });
+
+test('tracebacks point at the TypeScript line and column, in this cell and in the cell that defined a function', async () => {
+  const defining = await k.client.execute('/** throws */\nfunction failLater(n: number = 1): never { throw new Error(`late ${n}`) }');
+  expect(defining.reply.content.status).toBe('ok');
+  const line2 = 'const typed: Record<string, number> = { a: 1 }; await failLater(typed.a)';
+  const r = await k.client.execute(`await null;\n${line2}`);
+  const frames = r.reply.content.traceback as string[];
+  const definedIn = `<cell ${String(defining.reply.content.execution_count)}>`;
+  expect(frames).toContain(`    at failLater (${definedIn}:2:${'function failLater(n: number = 1): never { throw '.length + 1})`);
+  expect(frames.some((f) => f.includes(`<cell ${String(r.reply.content.execution_count)}>:2:${line2.indexOf('failLater') + 1}`))).toBe(true);
+});

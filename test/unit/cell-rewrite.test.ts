@@ -91,7 +91,7 @@ test('syntax errors carry the cell line and column', () => {
   }
 });
 
-test('line numbers of runtime errors match the cell; columns too, except after `return {` in an awaiting cell', async () => {
+test('raw V8 lines match the cell; columns do on untouched lines (cell-positions maps the rest)', async () => {
   const run = runner();
   const error = await run('const a1 = 1;\n\nnull.boom').catch((e: Error) => e);
   expect(String((error as Error).stack)).toMatch(/evalmachine.<anonymous>:3:6/);
