@@ -4,6 +4,7 @@
 // computed only when an error needs it, never on the path of a cell that succeeds.
 import { decode, SourceMapMappings } from '@jridgewell/sourcemap-codec';
 import { transform } from 'sucrase';
+import { ranCell } from './ran-cells';
 
 /** What the rewrite did to the transpiled JavaScript: enough to undo it. */
 export interface CellEdits {
@@ -97,20 +98,10 @@ export function originalPosition(cell: CellEdits, line: number, column: number):
   }
 }
 
-/** The cells that ran, by the filename their code ran under, so frames of earlier cells map too. */
-const ranCells = new Map<string, CellEdits>();
-const RAN_CELLS_KEPT = 1000;
-
-export function rememberCell(filename: string, cell: CellEdits): void {
-  ranCells.delete(filename);
-  ranCells.set(filename, cell);
-  if (ranCells.size > RAN_CELLS_KEPT) ranCells.delete(ranCells.keys().next().value as string);
-}
-
 /** A stack frame line with every `<cell N>:line:column` it names mapped to the cell's TypeScript. */
 export function mapCellFrame(frame: string): string {
   return frame.replace(/(<cell \d+>):(\d+):(\d+)/g, (whole, filename: string, line: string, column: string) => {
-    const cell = ranCells.get(filename);
+    const cell = ranCell(filename);
     if (!cell) return whole;
     const at = originalPosition(cell, Number(line), Number(column));
     return `${filename}:${at.line}:${at.column}`;

@@ -232,11 +232,12 @@ function chainAt(text: string): { path: string[]; memberOfUnknown: boolean } {
 }
 
 /**
- * inspect_request: type, signature (for functions and classes), JSDoc found in the request's code, and a value
- * summary of the member chain under the cursor, or of the function whose call the cursor is in. detail_level 1
- * adds deeper values and the source of functions. Never throws, whatever the value is.
+ * inspect_request: type, signature (for functions and classes), JSDoc (from the request's code or the cells
+ * that ran, `earlierCells` newest first) and a value summary of the member chain under the cursor, or of the
+ * function whose call the cursor is in. detail_level 1 adds deeper values and the source of functions. Never
+ * throws, whatever the value is.
  */
-export function inspectAt(global: object, code: string, cursor: number, detailLevel: number): InspectReply {
+export function inspectAt(global: object, code: string, cursor: number, detailLevel: number, earlierCells: () => Iterable<string> = () => []): InspectReply {
   const notFound: InspectReply = { status: 'ok', found: false, data: {}, metadata: {} };
   try {
     const at = locate(code, cursor).units;
@@ -252,19 +253,30 @@ export function inspectAt(global: object, code: string, cursor: number, detailLe
       if (target.path.length > 0 && !target.memberOfUnknown) resolved = resolve(global, target.path);
     }
     if (!resolved.found) return notFound;
-    return { status: 'ok', found: true, data: { 'text/plain': describe(resolved.value, target.path, code, detailLevel) }, metadata: {} };
+    return { status: 'ok', found: true, data: { 'text/plain': describe(resolved.value, target.path, code, detailLevel, earlierCells) }, metadata: {} };
   } catch {
     return notFound;
   }
 }
 
-function describe(value: unknown, path: string[], code: string, detailLevel: number): string {
+/** JSDoc of `name` from the request's code, else from the newest cell that ran and documents it. */
+function jsdocOf(name: string, code: string, earlierCells: () => Iterable<string>): string | undefined {
+  const here = jsdocIn(code, name);
+  if (here) return here;
+  for (const source of earlierCells()) {
+    const doc = jsdocIn(source, name);
+    if (doc) return doc;
+  }
+  return undefined;
+}
+
+function describe(value: unknown, path: string[], code: string, detailLevel: number, earlierCells: () => Iterable<string>): string {
   const name = path.join('.');
   const fn = typeof value === 'function' && !types.isProxy(value) ? (value as Function) : undefined;
   const info = fn ? describeFunction(fn) : undefined;
   const lines = [`${name}: ${typeLabel(value, info)}`];
   if (info) lines.push(`Signature: ${signatureOf(path[path.length - 1], info)}`);
-  const doc = typeof value === 'function' ? jsdocIn(code, path[path.length - 1]) : undefined;
+  const doc = typeof value === 'function' ? jsdocOf(path[path.length - 1], code, earlierCells) : undefined;
   if (doc) lines.push(`Docstring:\n${doc}`);
   if (!info) lines.push(`Value: ${preview(value, detailLevel)}`);
   else if (detailLevel > 0 && info.source) lines.push(`Source:\n${info.source}`);

@@ -6,7 +6,7 @@ import { CellIo, currentCell } from './cell-io';
 import { rewriteCell, cellValue, CellSyntaxError } from './cell-rewrite';
 import { toBundle } from './display';
 import { toErrorContent } from './errors';
-import { rememberCell } from './cell-positions';
+import { rememberCell, ranSourcesNewestFirst } from './ran-cells';
 import { CommManager } from './comms';
 import { complete } from './complete';
 import { inspectAt } from './inspect';
@@ -154,7 +154,7 @@ port.on('message', (message: ToWorker) => {
       post({ type: 'reply', id: message.id, content: { ...complete(globalThis, message.code, message.cursor, (prefix) => magics.complete(prefix)) } });
       break;
     case 'inspect':
-      post({ type: 'reply', id: message.id, content: inspectAt(globalThis, message.code, message.cursor, message.detailLevel) });
+      post({ type: 'reply', id: message.id, content: inspectAt(globalThis, message.code, message.cursor, message.detailLevel, ranSourcesNewestFirst) });
       break;
     case 'is_complete':
       post({ type: 'reply', id: message.id, content: isComplete(message.code) });

@@ -88,4 +88,6 @@ test('a cell-defined function: completion of its name, inspection of its signatu
   expect(r.reply.content.found).toBe(true);
   const text = (r.reply.content.data as Record<string, string>)['text/plain'];
   expect(text).toContain('Signature: addAll(first, second = 2, ...more)');
+  // the JSDoc was written in the defining cell, not in the code sent with the inspect request
+  expect(text).toContain('Docstring:\nAdds.');
 });

@@ -2,7 +2,7 @@
 // through sucrase's type stripping, the declaration rewrite and the async wrapper.
 import * as vm from 'node:vm';
 import { rewriteCell, cellValue, CellSyntaxError } from '../../kernel/executor/cell-rewrite';
-import { rememberCell } from '../../kernel/executor/cell-positions';
+import { rememberCell } from '../../kernel/executor/ran-cells';
 import { toErrorContent } from '../../kernel/executor/errors';
 
 const context = vm.createContext({ Promise, Error, TypeError });

@@ -288,6 +288,14 @@ const box = { method(a: number, b?: string) { return a; }, async fetch(u) { retu
     expect(text(ctx, 'greet')).not.toContain('Docstring');
   });
 
+  test('JSDoc from the newest earlier cell that documents the name, when the request has none', () => {
+    const earlier = () => ['/** Old words. */\nfunction greet(name) {}', 'greet("x")', '/** Greets, newest. */\nfunction greet(name) {}'].reverse();
+    const r = inspectAt(ctx, 'greet', 5, 0, earlier);
+    expect(r.found && r.data['text/plain']).toContain('Docstring:\nGreets, newest.');
+    const own = inspectAt(ctx, '/** Mine. */\nfunction greet(n) {}\ngreet', 40, 0, earlier);
+    expect(own.found && own.data['text/plain']).toContain('Docstring:\nMine.');
+  });
+
   test('the function whose call the cursor is in', () => {
     expect(text(ctx, 'greet(|')).toContain('Signature: greet(name, punct = "!")');
     expect(text(ctx, 'Math.max(1, |')).toContain('Signature: max(…)');
