@@ -4,7 +4,8 @@
 // (an input is written just after it runs, and again with its output when an execute_result arrives after that
 // write: the later record for the same session, line and input wins). Inputs may contain secrets (tokens pasted into a cell), so the file
 // is created with mode 0600 and its folder with 0700. Sessions are numbered like IPython's: a kernel's session is
-// 1 + the highest session in the file. Writing never blocks or crashes the kernel: appends are queued and
+// 1 + the highest session in the file, claimed under a lock file with a marker record, so kernels started
+// together get different numbers. Writing never blocks or crashes the kernel: appends are queued and
 // asynchronous, and a location that cannot be read or written logs one warning and leaves history in memory.
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
@@ -37,6 +38,9 @@ const FLUSH_TIMEOUT_MS = 1000;
  * file write, not an open/append/close per cell on the protocol thread. Shutdown flushes at once.
  */
 const COALESCE_MS = 50;
+/** How long a kernel waits for another one's session claim, and when a lock file counts as left by a dead one. */
+const LOCK_WAIT_MS = 2000;
+const LOCK_STALE_MS = 5000;
 
 /**
  * IPython-style glob over the whole input (`*` any run, `?` one character), matched without backtracking
@@ -113,17 +117,41 @@ function bySessionAndLine(a: HistoryEntry, b: HistoryEntry): number {
   return a.session - b.session || a.line - b.line;
 }
 
-/** The file's valid records, a later record for the same session, line and input replacing the earlier one. */
-export function parseRecords(text: string): { entries: HistoryEntry[]; records: number } {
+/** The record a kernel writes when it claims its session number, before it has run anything. */
+function sessionMarker(session: number): string {
+  return `${JSON.stringify({ session, started: new Date().toISOString() })}\n`;
+}
+
+/** The session a line claims, when it is a session marker. */
+function markerSession(line: string): number | undefined {
+  if (!line.includes('"started"')) return undefined;
+  try {
+    const value = JSON.parse(line) as Record<string, unknown>;
+    return isCount(value.session, 1) && typeof value.started === 'string' && value.line === undefined ? value.session : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The file's valid records, a later record for the same session, line and input replacing the earlier one, and
+ * the highest session claimed (by an entry or by a marker of a session that has not run anything yet).
+ */
+export function parseRecords(text: string): { entries: HistoryEntry[]; records: number; maxSession: number } {
   const latest = new Map<string, HistoryEntry>();
   let records = 0;
+  let maxSession = 0;
   for (const line of text.split('\n')) {
     const entry = parseRecord(line);
-    if (!entry) continue;
+    if (!entry) {
+      maxSession = Math.max(maxSession, markerSession(line) ?? 0);
+      continue;
+    }
     records += 1;
+    maxSession = Math.max(maxSession, entry.session);
     latest.set(`${entry.session}\u0000${entry.line}\u0000${entry.input}`, entry);
   }
-  return { entries: [...latest.values()].sort(bySessionAndLine), records };
+  return { entries: [...latest.values()].sort(bySessionAndLine), records, maxSession };
 }
 
 function errorText(e: unknown): string {
@@ -170,16 +198,56 @@ export class HistoryFile {
     private readonly maxRecords = HISTORY_MAX_RECORDS,
   ) {}
 
-  /** Every entry in the file, ordered by session and line; rewrites the file first when it is over the bound. */
-  async load(): Promise<HistoryEntry[]> {
-    const text = await this.read();
-    if (text === undefined) return [];
-    this.separator = text.length > 0 && !text.endsWith('\n') ? '\n' : '';
-    const { entries, records } = parseRecords(text);
-    if (records <= this.maxRecords) return entries;
-    const kept = entries.slice(-Math.floor(this.maxRecords * HISTORY_KEEP));
-    await this.rewrite(kept);
-    return kept;
+  /**
+   * Every entry in the file, ordered by session and line, and this kernel's session number: 1 + the highest
+   * claimed. Kernels started together (a restored JupyterLab workspace) must not share a number, so the claim
+   * (read, trim when over the bound, append a session marker) happens under a lock file next to the history.
+   */
+  async claimSession(): Promise<{ entries: HistoryEntry[]; session: number }> {
+    const unlock = await this.lock();
+    try {
+      const text = await this.read();
+      if (text === undefined) return { entries: [], session: 1 };
+      this.separator = text.length > 0 && !text.endsWith('\n') ? '\n' : '';
+      const { entries, records, maxSession } = parseRecords(text);
+      const session = maxSession + 1;
+      let kept = entries;
+      if (records > this.maxRecords) {
+        kept = entries.slice(-Math.floor(this.maxRecords * HISTORY_KEEP));
+        await this.rewrite(kept);
+      }
+      await this.write(sessionMarker(session));
+      return { entries: kept, session };
+    } finally {
+      await unlock();
+    }
+  }
+
+  /**
+   * An exclusive lock file (O_EXCL). One left by a kernel that died is taken over once it is LOCK_STALE_MS old;
+   * after LOCK_WAIT_MS the claim goes ahead without it (a duplicate session number is better than no history).
+   */
+  private async lock(): Promise<() => Promise<void>> {
+    const lockFile = `${this.file}.lock`;
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    try {
+      await makeFolders(path.dirname(this.file));
+      this.folderMade = true;
+    } catch {
+      return async () => undefined; // reading and writing will report it
+    }
+    for (;;) {
+      try {
+        const handle = await fsp.open(lockFile, 'wx', 0o600);
+        await handle.writeFile(String(process.pid)).finally(() => handle.close());
+        return () => fsp.rm(lockFile, { force: true }).catch(() => undefined);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || Date.now() > deadline) return async () => undefined;
+        const age = await fsp.stat(lockFile).then((st) => Date.now() - st.mtimeMs, () => 0);
+        if (age > LOCK_STALE_MS) await fsp.rm(lockFile, { force: true }).catch(() => undefined);
+        else await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 20));
+      }
+    }
   }
 
   /** Queues one record (written within COALESCE_MS); never throws, never waits. */
@@ -288,10 +356,6 @@ function fromEnd(v: number, end: number): number {
   return v < 0 ? v + end : v;
 }
 
-function nextSession(entries: HistoryEntry[]): number {
-  return entries.reduce((max, e) => Math.max(max, e.session), 0) + 1;
-}
-
 export class History {
   /** Earlier sessions' entries (once loaded), then this session's, ordered by session and line. */
   private entries: HistoryEntry[] = [];
@@ -360,8 +424,8 @@ export class History {
   }
 
   private async open(file: HistoryFile): Promise<void> {
-    const past = await file.load().catch(() => []);
-    this.number = nextSession(past);
+    const { entries: past, session } = await file.claimSession().catch(() => ({ entries: [], session: 1 }));
+    this.number = session;
     for (const entry of this.entries) {
       entry.session = this.number;
       file.append(entry);

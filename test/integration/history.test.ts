@@ -99,7 +99,8 @@ test('test kernels without OPSBOOK_HISTORY_FILE keep history next to their conne
     const rows = (await history(k, { hist_access_type: 'tail', n: 1 })) as Row[];
     expect(rows).toEqual([[1, 1, '"default location"']]);
     const own = path.join(String(k.kernel.dir), 'history.jsonl');
-    for (let i = 0; i < 100 && !existsSync(own); i += 1) await new Promise((r) => setTimeout(r, 20));
+    const written = () => existsSync(own) && readFileSync(own, 'utf8').includes('default location');
+    for (let i = 0; i < 100 && !written(); i += 1) await new Promise((r) => setTimeout(r, 20));
     expect(readFileSync(own, 'utf8')).toContain('default location');
   } finally {
     await k.stop();

@@ -1,5 +1,5 @@
 // Unit tests of history_request queries (tail, range, search with unique and n, output=true) and of the history file.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { History, HistoryEntry, HistoryFile, historyFile, parseRecords } from '../../kernel/history';
@@ -100,8 +100,9 @@ describe('history file', () => {
     return h;
   }
 
+  /** The file's entry records, without the session markers. */
   function records(at = file): HistoryEntry[] {
-    return readFileSync(at, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as HistoryEntry);
+    return readFileSync(at, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as HistoryEntry & { started?: string }).filter((r) => r.started === undefined);
   }
 
   test('a missing file is session 1; each restart is the next session and sees the earlier ones', async () => {
@@ -130,6 +131,30 @@ describe('history file', () => {
     await session(['const token = "s3cret"']);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
+  });
+
+  test('kernels started together claim different sessions; markers are not entries', async () => {
+    const kernels = Array.from({ length: 6 }, () => History.persistent(new HistoryFile(file)));
+    await Promise.all(kernels.map((h) => h.loaded()));
+    expect(kernels.map((h) => h.session).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(existsSync(`${file}.lock`)).toBe(false);
+    kernels[0].add(1, 'only this');
+    await kernels[0].flush();
+    expect(parseRecords(readFileSync(file, 'utf8')).entries).toEqual([{ session: kernels[0].session, line: 1, input: 'only this' }]);
+    const next = History.persistent(new HistoryFile(file));
+    await next.loaded();
+    expect(next.session).toBe(7);
+  });
+
+  test('a lock file left by a dead kernel is taken over once stale', async () => {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(`${file}.lock`, '999999');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${file}.lock`, old, old);
+    const h = History.persistent(new HistoryFile(file));
+    await h.loaded();
+    expect(h.session).toBe(1);
+    expect(existsSync(`${file}.lock`)).toBe(false);
   });
 
   test('an output that arrives before the input is written makes one record', async () => {
@@ -186,7 +211,7 @@ describe('history file', () => {
     expect(warn).not.toHaveBeenCalled();
     const again = await session([]);
     expect(again.query({ hist_access_type: 'tail', n: 10 })).toEqual([[1, 1, 'good 1'], [1, 2, 'good 2'], [2, 1, 'after']]);
-    expect(readFileSync(file, 'utf8').split('\n').at(-2)).toBe('{"session":2,"line":1,"input":"after"}');
+    expect(readFileSync(file, 'utf8').split('\n').filter((l) => !l.includes('"started"')).at(-2)).toBe('{"session":2,"line":1,"input":"after"}');
   });
 
   test('a file over the bound is rewritten at start with the newest entries, atomically', async () => {
