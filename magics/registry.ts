@@ -1,19 +1,50 @@
 // The magic registry: what a magic is (an async function of parsed arguments, cell body and the Io that
-// returns a value, per DESIGN.md) and where magics register, so the kernel can find, list and complete them.
+// returns a value, per DESIGN.md), where magics register, and how a magic line is run: lookup (with the
+// closest names when unknown), `%name?` / `--help`, option parsing, then the magic itself.
 // magics/ depends on kernel/io.ts and nothing else in kernel/.
+import { distance } from 'fastest-levenshtein';
 import type { Io } from '../kernel/io';
+import { UsageError } from './errors';
+import { OptionSpec, ParsedArgs, helpText, parseArgs, wantsHelp } from './options';
 
-export interface MagicOption {
-  name: string;
-  description: string;
+export type { MagicOption, MagicPositional } from './options';
+
+/** Everything a magic gets when it runs. */
+export interface MagicCall {
+  args: ParsedArgs;
+  /** The body of a `%%name` cell magic (interpolated), undefined for a line magic. */
+  body: string | undefined;
+  io: Io;
+  /** The line binds the result (`const r = %name ...`): a magic may then skip showing what it returns. */
+  bound: boolean;
+  /** The argument text as typed (after interpolation), for magics that take it whole. */
+  text: string;
 }
 
-export interface Magic {
+export interface Magic extends OptionSpec {
   name: string;
   /** One line for %lsmagic and completion. */
   summary: string;
-  options: MagicOption[];
-  run(args: string[], body: string | undefined, io: Io): Promise<unknown>;
+  /** `line`: `%name`, `cell`: `%%name`, `both`. */
+  kind: 'line' | 'cell' | 'both';
+  /** The argument text is the magic's own (a shell command): no option parsing, no --help. */
+  rawArgs?: boolean;
+  run(call: MagicCall): Promise<unknown>;
+}
+
+/** How the kernel calls a magic line (see kernel/executor/magic-lines.ts). */
+export interface MagicRequest {
+  name: string;
+  text: string;
+  body?: string;
+  cell: boolean;
+  help: boolean;
+  bound: boolean;
+}
+
+/** A value that displays as plain text (help, %lsmagic) through Deno's display convention. */
+export function textValue(text: string): object {
+  return { [Symbol.for('Jupyter.display')]: () => ({ 'text/plain': text }) };
 }
 
 export class MagicRegistry {
@@ -32,9 +63,46 @@ export class MagicRegistry {
     return [...this.magics.keys()].sort();
   }
 
+  list(): Magic[] {
+    return this.names().map((n) => this.magics.get(n) as Magic);
+  }
+
+  /** Up to three registered names closest to a mistyped one. */
+  closest(name: string): string[] {
+    return this.names()
+      .map((n) => ({ n, d: n.startsWith(name) || name.startsWith(n) ? 0 : distance(n, name) }))
+      .filter(({ d }) => d <= Math.max(2, Math.floor(name.length / 3)))
+      .sort((a, b) => a.d - b.d || a.n.localeCompare(b.n))
+      .slice(0, 3)
+      .map(({ n }) => `%${n}`);
+  }
+
+  help(magic: Magic): string {
+    const kind = magic.kind === 'both' ? ` (also %%${magic.name} with one item per line)` : magic.kind === 'cell' ? ' (a cell magic: %%name on the first line)' : '';
+    if (magic.rawArgs) return `%${magic.name}: ${magic.summary}${kind}`;
+    return `${helpText(magic.name, magic.summary, magic)}${kind ? `\n${kind.trim()}\n` : ''}`;
+  }
+
+  /** Runs one magic line or cell magic. Expected failures are UsageError / MagicError (no stack trace). */
+  async run(request: MagicRequest, io: Io): Promise<unknown> {
+    const magic = this.magics.get(request.name);
+    const sigil = request.cell ? '%%' : '%';
+    if (!magic) {
+      const near = this.closest(request.name);
+      throw new UsageError(`unknown magic ${sigil}${request.name}${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}`, '%lsmagic lists every magic');
+    }
+    if (request.cell && magic.kind === 'line') throw new UsageError(`%${magic.name} is a line magic: write %${magic.name} on a line of its own, not %%${magic.name}`);
+    if (!request.cell && magic.kind === 'cell') throw new UsageError(`%%${magic.name} is a cell magic: put %%${magic.name} on the cell's first line and the input below it`);
+    if (request.help || (!magic.rawArgs && wantsHelp(request.text))) return textValue(this.help(magic));
+    const args = magic.rawArgs ? { options: {}, rest: request.text.trim(), words: [] } : parseArgs(magic.name, magic, request.text);
+    return magic.run({ args, body: request.body, io, bound: request.bound, text: request.text });
+  }
+
   /** Completion hook: magic names after `%`, option names after a magic's name. */
   complete(prefix: string, magicName?: string): string[] {
     if (magicName === undefined) return this.names().filter((n) => n.startsWith(prefix));
-    return (this.magics.get(magicName)?.options ?? []).map((o) => `--${o.name}`).filter((o) => o.startsWith(prefix));
+    const magic = this.magics.get(magicName);
+    if (!magic || magic.rawArgs) return [];
+    return [...magic.options.map((o) => `--${o.name}`), '--help'].filter((o) => o.startsWith(prefix));
   }
 }

@@ -6,6 +6,7 @@
 import * as acorn from 'acorn';
 import { transform } from 'sucrase';
 import { CellEdits, originalPosition } from './cell-positions';
+import { expandMagicLines } from './magic-lines';
 
 export interface RewrittenCell {
   code: string;
@@ -23,7 +24,8 @@ export interface RewrittenCell {
 
 /** The cell's value, boxed (a Promise value must not be flattened), from what its script evaluated to. */
 export async function cellValue(cell: RewrittenCell, evaluated: unknown): Promise<{ value: unknown }> {
-  return cell.async ? await (evaluated as Promise<{ value: unknown }>) : { value: evaluated };
+  // an awaiting cell that does not end in a value (`await x;`, a loop) returns nothing from its wrapper
+  return cell.async ? ((await (evaluated as Promise<{ value: unknown } | undefined>)) ?? { value: undefined }) : { value: evaluated };
 }
 
 const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression']);
@@ -75,7 +77,8 @@ export interface ParsedCell {
 }
 
 /** Transpiles and parses a cell (as a module, so import/export and top-level await are syntax). */
-export function parseCell(code: string): ParsedCell {
+export function parseCell(cellText: string): ParsedCell {
+  const code = expandMagicLines(cellText);
   const js = transpileCell(code);
   try {
     return { js, program: acorn.parse(js, { ecmaVersion: 'latest', sourceType: 'module', allowHashBang: true, locations: true }) };
@@ -154,13 +157,15 @@ function rewrite(code: string): RewrittenCell {
       // `const a = 1, { b } = o;` becomes `(a = 1), ({ b } = o);`: small edits, so columns inside stay mappable
       const kind = stmt.kind as string;
       const declarations = stmt.declarations as Node[];
+      // A leading `;` and a closing one keep a neighbour without semicolon from calling the parentheses.
       edits.push({ start: stmt.start, end: declarations[0].start, text: '' });
-      for (const d of declarations) {
-        edits.push({ start: d.start, end: d.start, text: '(' });
+      declarations.forEach((d, i) => {
+        edits.push({ start: d.start, end: d.start, text: i === 0 ? ';(' : '(' });
         const id = d.id as Node;
         const missing = kind === 'var' ? ` = globalThis.${js.slice(id.start, id.end)}` : ' = undefined';
-        edits.push({ start: d.end, end: d.end, text: d.init ? ')' : `${missing})` });
-      }
+        const last = i === declarations.length - 1 && js[stmt.end - 1] !== ';';
+        edits.push({ start: d.end, end: d.end, text: `${d.init ? ')' : `${missing})`}${last ? ';' : ''}` });
+      });
     } else if (stmt.type === 'FunctionDeclaration' && stmt.id) {
       const name = (stmt.id as Node).name as string;
       hoisted.push(`globalThis.${name} = ${name};`);
@@ -169,7 +174,7 @@ function rewrite(code: string): RewrittenCell {
       edits.push({ start: stmt.start, end: stmt.start, text: `${name} = ` });
       edits.push({ start: stmt.end, end: stmt.end, text: ';' });
     } else if (stmt.type === 'ImportDeclaration') {
-      edits.push({ start: stmt.start, end: stmt.end, text: importAssignment(js, stmt) });
+      edits.push({ start: stmt.start, end: stmt.end, text: `;${importAssignment(js, stmt)}` });
     }
   };
   for (const stmt of body) {
@@ -203,7 +208,7 @@ function rewrite(code: string): RewrittenCell {
     at = e.end;
   }
   out += js.slice(at);
-  const positions: CellEdits = { source: code, js, edits };
+  const positions: CellEdits = { source: expandMagicLines(code), js, edits };
   if (!async) {
     // A script's completion value is its last expression statement's value; rewritten declarations are
     // expression statements too, so a cell that does not end in a value ends in `void 0`.

@@ -16,8 +16,11 @@ export interface CompleteReply {
   status: 'ok';
 }
 
-/** Completes magic names after a `%` that starts a line (the registry lives in magics/). */
-export type MagicCompleter = (prefix: string) => string[];
+/** Completes magic names after a `%` that starts a line, and a magic's options (the registry lives in magics/). */
+export type MagicCompleter = (prefix: string, magicName?: string) => string[];
+
+/** A magic line (optionally bound: `const r = %name`) up to an option being typed: `%promql up --st`. */
+const MAGIC_OPTION = /^[ \t]*(?:[^%\n]*=[ \t]*)?%{1,2}([A-Za-z_][\w-]*)[ \t](?:.*[ \t])?(-{1,2}[\w-]*)$/;
 
 /** `import … from "`, `import "`, `export … from "`, `require("`, `require.resolve("`, `import("`. */
 const MODULE_CONTEXT = /(?:\bfrom|(?:^|[^\p{ID_Continue}$.])import|\b(?:require(?:\s*\.\s*resolve)?|import)\s*\(\s*)\s*$/u;
@@ -44,6 +47,8 @@ export function complete(global: object, code: string, cursor: number, magics?: 
   const lineStart = before.lastIndexOf('\n') + 1;
   const magic = /^[ \t]*(%{1,2})([\w-]*)$/.exec(before.slice(lineStart));
   if (magic && magics) return reply(magics(magic[2]).map((name) => `${magic[1]}${name}`), magic[1] + magic[2], /^[\w-]*/.exec(after)?.[0]);
+  const option = MAGIC_OPTION.exec(before.slice(lineStart));
+  if (option && magics) return reply(magics(option[2], option[1]), option[2], /^[\w-]*/.exec(after)?.[0]);
 
   const lex = scan(before);
   if (lex.state === 'single' || lex.state === 'double' || lex.state === 'template') {

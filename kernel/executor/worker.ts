@@ -11,7 +11,8 @@ import { CommManager } from './comms';
 import { complete } from './complete';
 import { inspectAt } from './inspect';
 import { isComplete } from './is-complete';
-import { MagicRegistry } from '../../magics/registry';
+import { createMagics } from '../../magics/index';
+import { installMagicRunner } from './magic-runner';
 import { installCellGlobals } from './cell-globals';
 import { installTerminationSupport } from './termination';
 import { warmUpSoon } from './warm-up';
@@ -46,10 +47,11 @@ function ioFor(id: string, options = { silent: false, allowStdin: false }): Cell
   return io;
 }
 
-/** Magics register here (none yet); completion after `%` already asks it. */
-const magics = new MagicRegistry();
+/** The magics (magics/index.ts); magic lines in cells call them through the runner, completion asks them. */
+const magics = createMagics().registry;
 const comms = new CommManager((msgType, content) => currentIo()?.emit(msgType, content));
 const cellGlobals = installCellGlobals(currentIo, comms);
+installMagicRunner(magics, currentIo);
 installTerminationSupport();
 
 // ---- execute ------------------------------------------------------------------------------------
@@ -69,6 +71,16 @@ function evaluateUserExpressions(expressions: Record<string, string>): Record<st
 function finish(run: Running, outcome: { value: unknown } | { error: unknown }): void {
   if (run.finished) return;
   run.finished = true;
+  try {
+    answer(run, outcome);
+  } catch (e) {
+    // never leave a request without a reply: that would hang the notebook
+    post({ type: 'reply', id: run.command.id, content: { status: 'error', execution_count: run.command.executionCount, ...toErrorContent(e) } });
+  }
+  if (running === run) running = undefined;
+}
+
+function answer(run: Running, outcome: { value: unknown } | { error: unknown }): void {
   const { command, io } = run;
   const count = command.executionCount;
   if ('error' in outcome) {
@@ -89,7 +101,6 @@ function finish(run: Running, outcome: { value: unknown } | { error: unknown }):
     io.finish();
     post({ type: 'reply', id: command.id, content: { status: 'ok', execution_count: count, user_expressions: userExpressions, payload: [] }, iopub: result });
   }
-  if (running === run) running = undefined;
 }
 
 async function execute(command: ExecuteCommand): Promise<void> {
@@ -151,7 +162,7 @@ port.on('message', (message: ToWorker) => {
       break;
     }
     case 'complete':
-      post({ type: 'reply', id: message.id, content: { ...complete(globalThis, message.code, message.cursor, (prefix) => magics.complete(prefix)) } });
+      post({ type: 'reply', id: message.id, content: { ...complete(globalThis, message.code, message.cursor, (prefix, magicName) => magics.complete(prefix, magicName)) } });
       break;
     case 'inspect':
       post({ type: 'reply', id: message.id, content: inspectAt(globalThis, message.code, message.cursor, message.detailLevel, ranSourcesNewestFirst) });

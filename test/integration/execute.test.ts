@@ -220,3 +220,11 @@ test('tracebacks point at the TypeScript line and column, in this cell and in th
   expect(frames).toContain(`    at failLater (${definedIn}:2:${'function failLater(n: number = 1): never { throw '.length + 1})`);
   expect(frames.some((f) => f.includes(`<cell ${String(r.reply.content.execution_count)}>:2:${line2.indexOf('failLater') + 1}`))).toBe(true);
 });
+
+test('a cell that ends in `await x;` or an awaiting loop gets its reply (no value)', async () => {
+  for (const code of ['await null;', 'for (const a of [1, 2]) { await a }']) {
+    const r = await k.client.execute(code, {}, 5000);
+    expect(r.reply.content.status).toBe('ok');
+    expect(r.outputs.filter((m) => m.header.msg_type === 'execute_result')).toEqual([]);
+  }
+});

@@ -150,3 +150,16 @@ describe('TypeScript cells', () => {
     expect(await run('shared + twice(1)')).toBe(6);
   });
 });
+
+test('an awaiting cell without a final value has the value undefined (it once left the request unanswered)', async () => {
+  const run = boxedRunner();
+  expect(await run('await null;')).toEqual({ value: undefined });
+  expect(await run('for (const a of [1, 2]) { await a }')).toEqual({ value: undefined });
+});
+
+test('declarations without semicolons next to lines that start with ( stay separate statements', async () => {
+  const run = runner();
+  expect(await run('const s1 = 1\nconst s2 = 2\ns1 + s2')).toBe(3);
+  expect(await run('const s3 = [1]\n;(s3 as number[]).push(2)\ns3.length')).toBe(2);
+  expect(await run('Math.max(1)\nconst s4 = 4\ns4')).toBe(4);
+});

@@ -1,0 +1,14 @@
+// Binds the magics to the running cell: the rewritten magic lines (magic-lines.ts) call this global with the
+// magic's name and text, and it runs the magic with the Io of the cell that called it.
+import type { MagicRegistry, MagicRequest } from '../../magics/registry';
+import type { Io } from '../io';
+import { MAGIC_RUNNER } from './magic-lines';
+
+export function installMagicRunner(registry: MagicRegistry, currentIo: () => Io | undefined): void {
+  const run = (request: Partial<MagicRequest> & { name: string }): Promise<unknown> => {
+    const io = currentIo();
+    if (!io) return Promise.reject(new Error('a magic can only run inside a cell'));
+    return registry.run({ text: '', cell: false, help: false, bound: false, ...request }, io);
+  };
+  Object.defineProperty(globalThis, Symbol.for(MAGIC_RUNNER), { value: run, enumerable: false, configurable: true });
+}

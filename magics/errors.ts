@@ -1,0 +1,25 @@
+// Errors a magic raises for expected failures (a wrong option, an unreachable service, a failed build). They
+// carry `expected = true`, so the kernel shows their name, message and hint lines without a stack trace: the
+// user needs to know what failed and what to do, not where in opsbook it was noticed.
+
+/** A failure the user can act on: message says what failed, `hint` what to do next. */
+export class MagicError extends Error {
+  override name = 'MagicError';
+  readonly expected = true;
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
+/** A magic line that does not parse: unknown option, wrong type, missing argument. `usage` is its usage line. */
+export class UsageError extends MagicError {
+  override name = 'UsageError';
+  constructor(message: string, readonly usage?: string) {
+    super(message, usage);
+  }
+}
+
+/** Whether an error is one of ours that needs no traceback (duck-typed: it may come from another realm). */
+export function isExpectedError(error: unknown): error is Error & { expected: true; hint?: string } {
+  return error instanceof Error && (error as { expected?: unknown }).expected === true;
+}
