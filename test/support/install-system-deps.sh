@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages opsbook's tests and demo need, only those missing (needs root or sudo).
 set -euo pipefail
-packages=(python3-jupyter-client jupyter-client jupyter-nbconvert jupyter-notebook jupyter-console python3-ipykernel python3-jupyter-kernel-test)
+packages=(python3-jupyter-client jupyter-client jupyter-nbconvert jupyter-notebook jupyter-console python3-ipykernel python3-jupyter-kernel-test prometheus prometheus-pushgateway)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -14,4 +14,12 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "system packages: installing ${missing[*]}"
 $SUDO apt-get update -qq
+# The packaged prometheus/pushgateway services are never used (tests start their own on free ports): a temporary
+# policy-rc.d (101 = action forbidden) keeps apt from starting them, so a failing init script cannot fail the install.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  trap '$SUDO rm -f "$policy"' EXIT
+fi
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
