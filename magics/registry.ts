@@ -30,6 +30,8 @@ export interface Magic extends OptionSpec {
   /** The argument text is the magic's own (a shell command): no option parsing, no --help. */
   rawArgs?: boolean;
   run(call: MagicCall): Promise<unknown>;
+  /** Completes the magic's own arguments (`before`: argument text up to the cursor); `replace` chars are replaced. */
+  completeArguments?(before: string): Promise<{ matches: string[]; replace: number }>;
 }
 
 /** How the kernel calls a magic line (see kernel/executor/magic-lines.ts). */
@@ -96,6 +98,11 @@ export class MagicRegistry {
     if (request.help || (!magic.rawArgs && wantsHelp(request.text))) return textValue(this.help(magic));
     const args = magic.rawArgs ? { options: {}, rest: request.text.trim(), words: [] } : parseArgs(magic.name, magic, request.text);
     return magic.run({ args, body: request.body, io, bound: request.bound, text: request.text });
+  }
+
+  /** The magic's own completion of its arguments, or undefined when it has none. */
+  completeArguments(name: string, before: string): Promise<{ matches: string[]; replace: number }> | undefined {
+    return this.magics.get(name)?.completeArguments?.(before);
   }
 
   /** Completion hook: magic names after `%`, option names after a magic's name. */

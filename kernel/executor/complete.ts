@@ -27,6 +27,20 @@ const MODULE_CONTEXT = /(?:\bfrom|(?:^|[^\p{ID_Continue}$.])import|\b(?:require(
 const KEY_CONTEXT = new RegExp(`((?:${ID}\\s*\\??\\.\\s*)*${ID})\\s*(?:\\?\\.\\s*)?\\[\\s*$`, 'u');
 
 /**
+ * When the cursor is in a magic's arguments (`%promql rate(ht|`) or in a cell magic's body, the magic's name and
+ * the argument text before the cursor, for the magic's own completer. Options (`--x`) are not arguments.
+ */
+export function magicArgumentsAt(code: string, cursor: number): { name: string; before: string } | undefined {
+  const before = code.slice(0, locate(code, cursor).units);
+  const lineStart = before.lastIndexOf('\n') + 1;
+  const cell = /^[ \t]*%%([A-Za-z_][\w-]*)/.exec(code);
+  if (cell && lineStart > 0) return { name: cell[1], before: before.slice(lineStart) };
+  const line = /^[ \t]*(?:[^%\n]*=[ \t]*)?%{1,2}([A-Za-z_][\w-]*)[ \t]+(.*)$/.exec(before.slice(lineStart));
+  if (!line || /(?:^|[ \t])-{1,2}[\w-]*$/.test(line[2])) return undefined;
+  return { name: line[1], before: line[2] };
+}
+
+/**
  * Completion at a code-point cursor: magic names after a `%` at line start; module names inside the string of an
  * import or require; file names inside a string that starts like a path; property keys inside `obj["…`; else
  * identifiers: properties of the member chain before the cursor, or globals, names the cell declares and keywords.

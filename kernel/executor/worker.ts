@@ -8,7 +8,8 @@ import { toBundle } from './display';
 import { toErrorContent } from './errors';
 import { rememberCell, ranSourcesNewestFirst } from './ran-cells';
 import { CommManager } from './comms';
-import { complete } from './complete';
+import { complete, magicArgumentsAt } from './complete';
+import { codePoints } from './cursor';
 import { inspectAt } from './inspect';
 import { isComplete } from './is-complete';
 import { createMagics } from '../../magics/index';
@@ -134,6 +135,19 @@ function interrupt(interruptId: number, attempt: number): void {
   post({ type: 'interrupted', interruptId, attempt });
 }
 
+/** complete_request: a magic's own completer inside its arguments (it may ask a server), else the code completer. */
+async function completeRequest(id: string, code: string, cursor: number): Promise<void> {
+  const args = magicArgumentsAt(code, cursor);
+  const own = args ? magics.completeArguments(args.name, args.before) : undefined;
+  if (own) {
+    const found = await own.catch(() => ({ matches: [], replace: 0 }));
+    const start = cursor - codePoints(args?.before.slice(args.before.length - found.replace) ?? '');
+    post({ type: 'reply', id, content: { status: 'ok', matches: found.matches, cursor_start: start, cursor_end: cursor, metadata: {} } });
+    return;
+  }
+  post({ type: 'reply', id, content: { ...complete(globalThis, code, cursor, (prefix, magicName) => magics.complete(prefix, magicName)) } });
+}
+
 function reportLate(kind: string, error: unknown): void {
   const io = currentIo();
   const content = toErrorContent(error);
@@ -162,7 +176,7 @@ port.on('message', (message: ToWorker) => {
       break;
     }
     case 'complete':
-      post({ type: 'reply', id: message.id, content: { ...complete(globalThis, message.code, message.cursor, (prefix, magicName) => magics.complete(prefix, magicName)) } });
+      void completeRequest(message.id, message.code, message.cursor);
       break;
     case 'inspect':
       post({ type: 'reply', id: message.id, content: inspectAt(globalThis, message.code, message.cursor, message.detailLevel, ranSourcesNewestFirst) });
