@@ -3,6 +3,7 @@ import { MagicRegistry } from './registry';
 import { NotebookConfig, configMagic, prometheusMagic } from './config';
 import { lsmagic } from './builtin';
 import { shellMagic } from './shell';
+import { promqlMagic } from './promql/magic';
 
 export interface Magics {
   registry: MagicRegistry;
@@ -16,5 +17,6 @@ export function createMagics(env: NodeJS.ProcessEnv = process.env): Magics {
   registry.register(shellMagic);
   registry.register(configMagic(config));
   registry.register(prometheusMagic(config));
+  registry.register(promqlMagic(config, undefined, env));
   return { registry, config };
 }

@@ -79,7 +79,7 @@ export function expandMagicLines(code: string): string {
   }
   let offset = 0;
   let changed = false;
-  const out = lines.map((line) => {
+  const out = lines.map((line, index) => {
     const start = offset;
     offset += line.length + 1;
     if (!/[%!]/.test(line)) return line;
@@ -87,7 +87,10 @@ export function expandMagicLines(code: string): string {
     // a line inside a string, template or comment is text, not a magic
     if (call === undefined || scan(code.slice(0, start)).state !== 'code') return line;
     changed = true;
-    return call;
+    // A magic line is a whole statement: `;` keeps a next line that starts with ( or [ from continuing it.
+    // Not on the cell's last statement, where `;` would suppress the value (IPython's rule).
+    const last = lines.slice(index + 1).every((rest) => /^\s*(\/\/.*)?$/.test(rest));
+    return last ? call : `${call};`;
   });
   return changed ? out.join('\n') : code;
 }

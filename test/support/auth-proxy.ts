@@ -14,6 +14,11 @@ export interface AuthProxyOptions {
   delayMs?: number;
   /** Accept every request and never answer (the connection stays open until stop()). */
   hang?: boolean;
+  /**
+   * Adds these to the `warnings` of every successful JSON answer (Prometheus 2.42 only warns with remote read,
+   * which the tests do not run): the data still come from the real server.
+   */
+  injectWarnings?: string[];
 }
 
 export interface AuthProxy {
@@ -35,7 +40,7 @@ export async function startAuthProxy(options: AuthProxyOptions): Promise<AuthPro
   const handle = (request: IncomingMessage, response: ServerResponse): void => {
     if (!authorized(request.headers.authorization, options)) return challenge(response, options);
     forwarded++;
-    forward(target, request, response);
+    forward(target, request, response, options.injectWarnings);
   };
   const server = createServer((request, response) => {
     received++;
@@ -83,15 +88,40 @@ function challenge(response: ServerResponse, options: AuthProxyOptions): void {
   response.end('401 Unauthorized\n');
 }
 
-function forward(target: URL, request: IncomingMessage, response: ServerResponse): void {
+/** The answer with `warnings` added when it is a successful Prometheus JSON answer; as it was otherwise. */
+function withWarnings(body: Buffer, warnings: string[]): Buffer {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { status?: unknown; warnings?: unknown };
+    if (parsed.status !== 'success') return body;
+    parsed.warnings = [...(Array.isArray(parsed.warnings) ? parsed.warnings : []), ...warnings];
+    return Buffer.from(JSON.stringify(parsed));
+  } catch {
+    return body;
+  }
+}
+
+function forward(target: URL, request: IncomingMessage, response: ServerResponse, injectWarnings?: string[]): void {
   const headers: OutgoingHttpHeaders = { ...request.headers, host: target.host };
   delete headers.authorization;
   const prefix = target.pathname.replace(/\/+$/, '');
   const upstream = httpRequest(
     { hostname: target.hostname, port: target.port, method: request.method, path: prefix + (request.url ?? '/'), headers },
     (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(response);
+      if (!injectWarnings) {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      answer.on('data', (c: Buffer) => chunks.push(c));
+      answer.on('end', () => {
+        const body = withWarnings(Buffer.concat(chunks), injectWarnings);
+        const headers = { ...answer.headers, 'content-length': String(body.length) };
+        delete headers['content-encoding'];
+        delete headers['transfer-encoding'];
+        response.writeHead(answer.statusCode ?? 502, headers);
+        response.end(body);
+      });
     },
   );
   upstream.on('error', (error) => {

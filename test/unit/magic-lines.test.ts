@@ -27,7 +27,7 @@ test('a magic line becomes one awaited call on the same line', () => {
   const lines = out.split('\n');
   expect(lines).toHaveLength(3);
   expect(lines[0]).toBe('const a = 1;');
-  expect(lines[1]).toMatch(/^await globalThis\[Symbol\.for\("opsbook\.magic"\)\]\(\{ name: "promql", text: `up --since 1h` \}\)$/);
+  expect(lines[1]).toMatch(/^await globalThis\[Symbol\.for\("opsbook\.magic"\)\]\(\{ name: "promql", text: `up --since 1h` \}\);$/);
   expect(lines[2]).toBe('const b = 2;');
 });
 
@@ -54,6 +54,8 @@ test('const r = %magic binds the result; the last line is the cell value; magics
   expect(value).toEqual({ ran: 'echo', text: 'one 2 two' });
   await run('for (const svc of ["a", "b"]) {\n  %echo ${svc}\n}');
   expect(requests.slice(3).map((q) => q.text)).toEqual(['a', 'b']);
+  // the next line starts with [ : the magic line is still a statement of its own
+  expect(await run('const first = %echo x\n[first.text].length')).toBe(1);
 });
 
 test('%%name on the first line: the whole cell is one call, the body below it interpolated', async () => {
