@@ -63,6 +63,7 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
         allowStdin: bool(c.allow_stdin, true),
         executionCount: count,
         userExpressions: stringRecord(c.user_expressions),
+        cellId: typeof message.metadata.cellId === 'string' ? message.metadata.cellId : undefined,
       });
       if (!silent) deps.publish(message, 'execute_input', { code, execution_count: count });
       if (storeHistory) history.add(count, code);

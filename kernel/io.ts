@@ -27,6 +27,8 @@ export interface Io {
   input(prompt: string, options?: InputOptions): Promise<string>;
   /** Fires when the user interrupts the cell that owns this Io. */
   readonly signal: AbortSignal;
+  /** The notebook cell that runs, when the frontend says (JupyterLab sends it; classic Notebook and nbclient do not). */
+  readonly cellId?: string;
 }
 
 export class StdinNotAllowedError extends Error {

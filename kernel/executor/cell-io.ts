@@ -38,8 +38,13 @@ export class CellIo implements Io {
   constructor(
     readonly requestId: string,
     private readonly post: Post,
-    private readonly options: { silent: boolean; allowStdin: boolean },
+    private readonly options: { silent: boolean; allowStdin: boolean; cellId?: string },
   ) {}
+
+  /** The notebook cell this request runs, when the frontend says (JupyterLab's `cellId` metadata). */
+  get cellId(): string | undefined {
+    return this.options.cellId;
+  }
 
   get signal(): AbortSignal {
     return this.controller.signal;

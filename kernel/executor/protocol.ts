@@ -15,6 +15,8 @@ export interface ExecuteCommand {
   allowStdin: boolean;
   executionCount: number;
   userExpressions: Record<string, string>;
+  /** JupyterLab's `cellId` from the request's metadata. */
+  cellId?: string;
 }
 
 export type ToWorker =

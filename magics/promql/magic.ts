@@ -1,6 +1,7 @@
 // %promql and %%promql: queries Prometheus and shows the answer as a chart in the cell (a range query by
 // default, a table and a bar chart with --instant), or says "no data"; --watch refreshes the same chart in
 // place. `const r = %promql ...` also binds the data (labels, timestamps, numbers) for TypeScript.
+import { randomUUID } from 'node:crypto';
 import type { Io } from '../../kernel/io';
 import type { NotebookConfig } from '../config';
 import { MagicError } from '../errors';
@@ -91,7 +92,11 @@ interface Answer {
 }
 
 /** One round: every query asked (in parallel), the answers turned into a chart or a table bundle. */
-async function ask(call: MagicCall, config: NotebookConfig, plotly: PlotlyLibrary, env: NodeJS.ProcessEnv, queries: PromqlQuery[]): Promise<Answer> {
+/**
+ * One round: every query asked (in parallel), the answers turned into a chart or a table bundle. `owner` names the
+ * output that may carry plotly.js (see PlotlyLibrary.scriptOnce): the cell, or the --watch display.
+ */
+async function ask(call: MagicCall, config: NotebookConfig, plotly: PlotlyLibrary, env: NodeJS.ProcessEnv, queries: PromqlQuery[], owner: string | undefined): Promise<Answer> {
   const o = call.args.options;
   const now = Date.now() / 1000;
   const width = typeof o.width === 'number' ? o.width : DEFAULT_WIDTH;
@@ -142,12 +147,12 @@ async function ask(call: MagicCall, config: NotebookConfig, plotly: PlotlyLibrar
   if (instant) {
     const figure = instantFigure(rows, chartOptions);
     const table = tableBundle(rows, unit, notes);
-    const chart = chartBundle(figure, { summary: `${queryText}: ${rows.length} series at ${new Date(range.end * 1000).toISOString()}`, plotly, ...notes });
+    const chart = chartBundle(figure, { summary: `${queryText}: ${rows.length} series at ${new Date(range.end * 1000).toISOString()}`, plotly, owner, ...notes });
     return { result, bundle: { ...chart, 'text/html': `${table['text/html']}\n${chart['text/html']}`, 'text/plain': table['text/plain'] } };
   }
   const figure = rangeFigure(series, chartOptions);
   const summary = `${queryText}: ${series.length} series, ${range.text}, step ${formatDuration(range.step)}`;
-  return { result, bundle: { ...chartBundle(figure, { summary, plotly, ...notes }) } };
+  return { result, bundle: { ...chartBundle(figure, { summary, plotly, owner, ...notes }) } };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -188,9 +193,12 @@ async function watch(call: MagicCall, io: Io, first: Answer, refresh: () => Prom
 
 async function runPromql(call: MagicCall, config: NotebookConfig, plotly: PlotlyLibrary, env: NodeJS.ProcessEnv): Promise<PromqlResult | undefined> {
   const queries = queriesOf(call.args.rest, call.body, typeof call.args.options.legend === 'string' ? call.args.options.legend : undefined);
-  const once = () => ask(call, config, plotly, env, queries);
+  const watching = typeof call.args.options.watch === 'string';
+  // every refresh of a --watch display replaces it: if it carried plotly.js, each refresh must carry it again
+  const owner = call.io.cellId ?? (watching ? `watch-${randomUUID()}` : undefined);
+  const once = () => ask(call, config, plotly, env, queries, owner);
   let answer = await once();
-  if (typeof call.args.options.watch === 'string') answer = await watch(call, call.io, answer, once);
+  if (watching) answer = await watch(call, call.io, answer, once);
   else call.io.display(answer.bundle);
   return call.bound ? answer.result : undefined;
 }

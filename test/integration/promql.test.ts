@@ -187,6 +187,31 @@ describeStack('%promql against a real Prometheus', () => {
     for (const u of updates) expect((u.content.transient as Record<string, string>).display_id).toBe(id);
   });
 
+  test('plotly.js stays in the saved notebook: the cell that carried it gets it again when re-run; each --watch refresh of the first chart carries it', async () => {
+    const fresh = await startTestKernel({ env: { PROMETHEUS_URL: prometheus.url } });
+    try {
+      const chartIn = async (cellId: string, code = '%promql opsbook_test_bytes --since 2h') => {
+        const r = await fresh.client.call('execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true }, { metadata: { cellId }, timeoutMs: 20000 });
+        return r.outputs.filter((m) => m.header.msg_type === 'display_data' || m.header.msg_type === 'update_display_data').map((m) => String((m.content.data as Record<string, unknown>)['text/html']).length > 1_000_000);
+      };
+      expect(await chartIn('cell-a')).toEqual([true]);
+      expect(await chartIn('cell-b')).toEqual([false]);
+      expect(await chartIn('cell-a')).toEqual([true]); // its new output replaces the one that carried plotly.js
+      expect(await chartIn('cell-b')).toEqual([false]);
+    } finally {
+      await fresh.stop();
+    }
+    const watching = await startTestKernel({ env: { PROMETHEUS_URL: prometheus.url } });
+    try {
+      const r = await watching.client.execute('%promql opsbook_test_bytes --since 2h --watch 500ms --for 1200ms', {}, 20000);
+      const charts = r.outputs.filter((m) => m.header.msg_type === 'display_data' || m.header.msg_type === 'update_display_data');
+      expect(charts.length).toBeGreaterThanOrEqual(2);
+      for (const c of charts) expect(String((c.content.data as Record<string, unknown>)['text/html']).length).toBeGreaterThan(1_000_000);
+    } finally {
+      await watching.stop();
+    }
+  });
+
   test('completion inside %promql: metric names from Prometheus, label values inside {}', async () => {
     const complete = async (code: string) => (await k.client.request('complete_request', { code, cursor_pos: [...code].length })).content;
     const names = await complete('%promql rate(opsbook_test_req');

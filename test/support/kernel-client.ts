@@ -205,8 +205,8 @@ export class KernelClient {
   }
 
   /** Sends a request and resolves with its reply. */
-  async request(msgType: string, content: unknown, options: { channel?: 'shell' | 'control'; timeoutMs?: number } = {}): Promise<Message> {
-    const { msgId, frames } = this.frames(msgType, content);
+  async request(msgType: string, content: unknown, options: { channel?: 'shell' | 'control'; timeoutMs?: number; metadata?: Record<string, unknown> } = {}): Promise<Message> {
+    const { msgId, frames } = this.frames(msgType, content, {}, options.metadata);
     const reply = this.waitFor(this.replies, msgId, options.timeoutMs ?? 20000, `${msgType} reply`);
     await this.sendRaw(options.channel ?? 'shell', frames);
     return reply;
@@ -219,7 +219,7 @@ export class KernelClient {
   }
 
   /** Sends a request, waits for its reply and for its idle, and returns both with the outputs between. */
-  async call(msgType: string, content: unknown, options: { channel?: 'shell' | 'control'; timeoutMs?: number } = {}): Promise<ExecuteResult> {
+  async call(msgType: string, content: unknown, options: { channel?: 'shell' | 'control'; timeoutMs?: number; metadata?: Record<string, unknown> } = {}): Promise<ExecuteResult> {
     const reply = await this.request(msgType, content, options);
     const id = String(reply.parent_header.msg_id);
     await this.waitIdle(id, options.timeoutMs);
