@@ -210,7 +210,7 @@ function lineTrace(series: Series, hovertemplate: string, stacked: boolean): Lin
     mode: !stacked && hasIsolatedPoint(series.values) ? 'lines+markers' : 'lines',
     name: plotlyText(series.name),
     ...xPlacement(series.timestamps),
-    y: series.values,
+    y: chartPrecision(series.values),
     connectgaps: false,
     line: { width: stacked ? 1 : 1.5 },
     hovertemplate,
@@ -218,6 +218,23 @@ function lineTrace(series: Series, hovertemplate: string, stacked: boolean): Lin
   if (trace.mode === 'lines+markers') trace.marker = { size: 3 };
   if (stacked) trace.stackgroup = 'stack';
   return trace;
+}
+
+/** Significant digits a chart keeps: far below a pixel, far above what a hover shows (the bound data keep all). */
+const CHART_DIGITS = 7;
+
+/**
+ * Values rounded to CHART_DIGITS significant digits of the series' largest magnitude. Prometheus writes rates
+ * like 0.016666666666666666: rounding halves the bundle and the time to serialise it twice (Plotly JSON and
+ * HTML), with no visible change. A scale-and-round per value, not toPrecision, which allocates a string each.
+ */
+function chartPrecision(values: (number | null)[]): (number | null)[] {
+  let largest = 0;
+  for (const v of values) if (v !== null && Math.abs(v) > largest) largest = Math.abs(v);
+  if (largest === 0) return values;
+  const scale = 10 ** (CHART_DIGITS - Math.ceil(Math.log10(largest)));
+  if (!Number.isFinite(scale) || scale < 1e-300) return values;
+  return values.map((v) => (v === null ? null : Math.round(v * scale) / scale));
 }
 
 /** Evenly spaced timestamps (always, from matrixToSeries) become x0 + dx; anything else an explicit x array. */

@@ -21,6 +21,13 @@ function lines(traces: unknown[]): LineTrace[] {
 }
 
 describe('rangeFigure', () => {
+  it('keeps 7 significant digits of the largest value (a hover shows 3 or 4), nulls stay gaps', () => {
+    const [trace] = lines(rangeFigure([series('r', [0.016666666666666666, null, 1234.5678901, 0])]).data);
+    expect(trace.y).toEqual([0.017, null, 1234.568, 0]); // relative to the largest: far below a pixel
+    const [small] = lines(rangeFigure([series('s', [0.000123456789, 0.0001])]).data);
+    expect(small.y).toEqual([0.0001234568, 0.0001]);
+  });
+
   it('is plain JSON', () => {
     const figure = rangeFigure(memory, { unit: 'bytes', thresholds: [1], markers: [{ time: start, label: 'x' }] });
     expect(JSON.parse(JSON.stringify(figure))).toEqual(figure);
