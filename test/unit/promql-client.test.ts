@@ -2,6 +2,11 @@
 // server is in test/integration/promql.test.ts): success, Prometheus's own errors, HTTP statuses, refused
 // connections, timeouts, interrupts and credentials from environment variables.
 import * as http from 'node:http';
+import * as https from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { promRequest, RequestAborted } from '../../magics/promql/client';
 import { MagicError } from '../../magics/errors';
@@ -105,4 +110,23 @@ test('a server that never answers times out with the URL; an interrupt aborts at
   const t1 = Date.now();
   await expect(pending).rejects.toBeInstanceOf(RequestAborted);
   expect(Date.now() - t1).toBeLessThan(1000);
+});
+
+test('https: an unknown CA is a TLS failure that says what to do; --ca trusts it; --insecure skips the check', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'opsbook-tls-'));
+  try {
+    // a throwaway self-signed certificate for 127.0.0.1, made with the openssl CLI
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const server = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) }, (_req, res) => res.end(JSON.stringify({ status: 'success', data: 'tls ok' })));
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const untrusted = await failure(ask(settings(url)));
+    expect(untrusted.message).toMatch(new RegExp(`^TLS failure talking to Prometheus at ${url.replace(/\./g, '\\.')}: self.signed certificate`));
+    expect(untrusted.hint).toMatch(/--ca FILE/);
+    expect((await ask(settings(url, { caFile: path.join(dir, 'cert.pem') }))).data).toBe('tls ok');
+    expect((await ask(settings(url, { insecure: true }))).data).toBe('tls ok');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
