@@ -90,26 +90,6 @@ export function parseCell(cellText: string): ParsedCell {
   }
 }
 
-function declaredNames(pattern: Node, out: string[]): void {
-  switch (pattern.type) {
-    case 'Identifier':
-      out.push(pattern.name as string);
-      break;
-    case 'ObjectPattern':
-      for (const p of pattern.properties as Node[]) declaredNames((p.type === 'RestElement' ? p.argument : p.value) as Node, out);
-      break;
-    case 'ArrayPattern':
-      for (const el of pattern.elements as (Node | null)[]) if (el) declaredNames(el, out);
-      break;
-    case 'RestElement':
-      declaredNames(pattern.argument as Node, out);
-      break;
-    case 'AssignmentPattern':
-      declaredNames(pattern.left as Node, out);
-      break;
-  }
-}
-
 /** Re-run cells are common (and parsing is the bulk of a small cell's cost): remember recent rewrites. */
 const recent = new Map<string, RewrittenCell>();
 const RECENT_KEPT = 256;
@@ -216,14 +196,4 @@ function rewrite(code: string): RewrittenCell {
   }
   const prefix = `(async () => { ${hoisted.join(' ')}`;
   return { code: `${prefix}${out}\n})()`, prefixLength: prefix.length, async, positions };
-}
-
-/** Names a cell declares at top level (used by completion before the cell has run). */
-export function topLevelNames(program: acorn.Program): string[] {
-  const names: string[] = [];
-  for (const stmt of program.body as unknown as Node[]) {
-    if (stmt.type === 'VariableDeclaration') for (const d of stmt.declarations as Node[]) declaredNames(d.id as Node, names);
-    else if ((stmt.type === 'FunctionDeclaration' || stmt.type === 'ClassDeclaration') && stmt.id) names.push((stmt.id as Node).name as string);
-  }
-  return names;
 }

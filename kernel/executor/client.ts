@@ -77,7 +77,7 @@ export class ExecutorClient {
       log.warn(`executor exited with code ${code}; starting a new one`);
       this.spawn();
       const reason = `the cell's thread exited (code ${code}); a new one was started and earlier state is gone`;
-      for (const [id, answer] of this.pending) answer({ status: 'error', ename: 'ExecutorExited', evalue: reason, traceback: [`ExecutorExited: ${reason}`] });
+      for (const answer of this.pending.values()) answer({ status: 'error', ename: 'ExecutorExited', evalue: reason, traceback: [`ExecutorExited: ${reason}`] });
       this.pending.clear();
       this.finishInterrupt();
       this.events.restarted(ids, reason);

@@ -30,6 +30,8 @@ class OpsbookKernelTests(jupyter_kernel_test.KernelTests):
         {"text": "parseI", "matches": {"parseInt"}},
         {"text": "Object.getOwnPropertyNa", "matches": {"getOwnPropertyNames"}},
         {"text": "zzqqNothingHasThisName", "matches": set()},
+        {"text": "%lsma", "matches": {"%lsmagic"}},
+        {"text": "%prometheus http://x --bearer-tok", "matches": {"--bearer-token-env"}},
     ]
 
     # test_is_complete
@@ -40,6 +42,11 @@ class OpsbookKernelTests(jupyter_kernel_test.KernelTests):
         'console.log("hi")',
         "for (const i of [1, 2]) {\n  console.log(i)\n}",
         "await Promise.resolve(1)",
+        "const typed: Record<string, number> = { a: 1 }",
+        "interface Svc { name: string; replicas?: number }",
+        "%lsmagic",
+        "const out = %sh ls",
+        "%%sh\nanything { at all",
     ]
     incomplete_code_samples = [
         "function f() {",
@@ -48,6 +55,8 @@ class OpsbookKernelTests(jupyter_kernel_test.KernelTests):
         "const s = `unterminated template",
         "/* an open comment",
         "foo(1,",
+        "interface Svc {\n  name: string;",
+        "function f<T>(x: T): T {",
     ]
     invalid_code_samples = [
         "1 +* 2",
@@ -55,6 +64,7 @@ class OpsbookKernelTests(jupyter_kernel_test.KernelTests):
         "}}",
         "let let = 1",
         "x = ) + 1",
+        "const n: = 1",
     ]
 
     # test_error: exactly one IOPub output, of type error
@@ -65,6 +75,7 @@ class OpsbookKernelTests(jupyter_kernel_test.KernelTests):
         {"code": "6 * 7", "result": "42"},
         {"code": '"ab" + "cd"', "result": "'abcd'"},
         {"code": "const answer = [1, 2, 3].map((n) => n * 2); answer", "result": "[ 2, 4, 6 ]"},
+        {"code": "enum Level { Low = 1, High }\nconst typed: Array<number> = [1, 2].map((n: number): number => n * Level.High); typed", "result": "[ 2, 4 ]"},
     ]
 
     # test_display_data

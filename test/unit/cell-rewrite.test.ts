@@ -1,7 +1,7 @@
 // Unit tests of the cell rewrite: declarations persist as globals, re-runs work, the last expression is
 // returned, await works at top level, syntax errors point at the cell's line.
 import * as vm from 'node:vm';
-import { rewriteCell, cellValue, CellSyntaxError, topLevelNames, parseCell } from '../../kernel/executor/cell-rewrite';
+import { rewriteCell, cellValue, CellSyntaxError } from '../../kernel/executor/cell-rewrite';
 
 function boxedRunner() {
   const context = vm.createContext({ setTimeout, Promise, require: () => ({ join: () => 'joined' }) });
@@ -101,10 +101,6 @@ test('raw V8 lines match the cell; columns do on untouched lines (cell-positions
   expect(String((inner as Error).stack)).toMatch(/evalmachine.<anonymous>:2:6/);
   const first = await run('null.boom; 1').catch((e: Error) => e);
   expect(String((first as Error).stack)).toMatch(/evalmachine.<anonymous>:1:6/);
-});
-
-test('topLevelNames lists what a cell declares', () => {
-  expect(topLevelNames(parseCell('const { a, b: [c] } = o; function f() {} class K {} let d').program)).toEqual(['a', 'c', 'f', 'K', 'd']);
 });
 
 describe('TypeScript cells', () => {
