@@ -9,26 +9,33 @@ import { isComplete } from './is-complete';
 /** Long enough that a client's first requests (kernel_info, a first cell sent at once) are not delayed. */
 const START_DELAY_MS = 150;
 const PASSES = 8;
+/** Blocks of the sample per pass: enough code (~8 x 60 lines) for V8 to optimise sucrase's and acorn's hot paths. */
+const BLOCKS = 4;
 
-/** Common TypeScript constructs; `pass` makes each text new, so the rewrite cache never answers. */
-function sampleCell(pass: number): string {
+/** Common TypeScript constructs, BLOCKS times over; `pass` makes each text new, so the rewrite cache never answers. */
+export function sampleCell(pass: number): string {
+  const blocks: string[] = [`// opsbook warm-up ${pass}`];
+  for (let b = 0; b < BLOCKS; b++) blocks.push(sampleBlock(`${pass}_${b}`));
+  return blocks.join('\n');
+}
+
+function sampleBlock(id: string): string {
   return [
-    `// opsbook warm-up ${pass}`,
     "import type { Readable } from 'node:stream';",
-    'interface Target { host: string; port?: number; tags: readonly string[] }',
-    'type Pair<T> = [T, T];',
-    'enum Phase { Build = 1, Deploy, Verify }',
-    'const targets: Target[] = [{ host: "a", port: 80, tags: ["x"] }, { host: "b", tags: [] }];',
-    'let total: number = 0;',
-    'for (const { host, port = 443 } of targets) total += host.length + port;',
-    'function pick<T extends Target>(list: T[], key: keyof T = "host"): unknown[] { return list.map((t) => t[key]); }',
-    'class Service<T> { private readonly items: T[] = []; constructor(public name: string) {} add(item: T): this { this.items.push(item); return this; } get size(): number { return this.items.length; } }',
-    'const svc = new Service<Pair<number>>("api").add([1, 2]);',
-    'const labels = `${svc.name}:${Phase.Deploy}` as string;',
-    'async function fetchAll(urls: string[]): Promise<number> { let n = 0; for await (const u of urls) n += u.length; return n; }',
-    'const result = await fetchAll(["a", "b"]);',
-    'export const summary = { total, labels, result, picked: pick(targets), ok: total > 0 ? "yes" : "no" } satisfies Record<string, unknown>;',
-    'summary',
+    `interface Target${id} { host: string; port?: number; tags: readonly string[] }`,
+    `type Pair${id}<T> = [T, T];`,
+    `enum Phase${id} { Build = 1, Deploy, Verify }`,
+    `const targets${id}: Target${id}[] = [{ host: "a", port: 80, tags: ["x"] }, { host: "b", tags: [] }];`,
+    `let total${id}: number = 0;`,
+    `for (const { host, port = 443 } of targets${id}) total${id} += host.length + port;`,
+    `function pick${id}<T extends Target${id}>(list: T[], key: keyof T = "host"): unknown[] { return list.map((t) => t[key]); }`,
+    `class Service${id}<T> { private readonly items: T[] = []; constructor(public name: string) {} add(item: T): this { this.items.push(item); return this; } get size(): number { return this.items.length; } }`,
+    `const svc${id} = new Service${id}<Pair${id}<number>>("api").add([1, 2]);`,
+    `const labels${id} = \`\${svc${id}.name}:\${Phase${id}.Deploy}\` as string;`,
+    `async function fetchAll${id}(urls: string[]): Promise<number> { let n = 0; for await (const u of urls) n += u.length; return n; }`,
+    `const result${id} = await fetchAll${id}(["a", "b"]);`,
+    `export const summary${id} = { total${id}, labels${id}, result${id}, picked: pick${id}(targets${id}), ok: total${id} > 0 ? "yes" : "no" } satisfies Record<string, unknown>;`,
+    `summary${id}`,
   ].join('\n');
 }
 

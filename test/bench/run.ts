@@ -10,6 +10,7 @@ import { KernelResult, buildRows, markdown, notes } from './report';
 import { Session } from './session';
 import { inProcessCells } from './typescript-cell';
 import { promqlBench, promqlRows } from './promql';
+import { measureTranspilers } from './transpilers';
 
 const CONFIG = {
   starts: 5,
@@ -132,6 +133,16 @@ async function main(): Promise<void> {
     }
   }
 
+  let transpilerTable: string[] = [];
+  if (selected().includes('opsbook')) {
+    progress('transpilers: sucrase, esbuild and TypeScript, each in a fresh process');
+    const measured = await attempt(async () => measureTranspilers());
+    transpilerTable = measured.ok
+      ? ['| transpiler (200-line TypeScript cell) | load (fresh process) | first cell | p50 of 20 new cells | keeps the cell\'s lines |', '|---|---:|---:|---:|---|',
+        ...measured.value.map((t) => `| ${t.name} ${t.version} | ${t.loadMs.toFixed(1)} ms | ${t.firstMs.toFixed(1)} ms | ${t.cell.p50.toFixed(2)} ms | ${t.sameLines ? 'yes' : 'no'} |`)]
+      : [`transpilers: failed: ${measured.error}`];
+  }
+
   const loadEnd = loadAverage();
   const rows = buildRows(results);
   const table = markdown(rows, results);
@@ -150,6 +161,7 @@ async function main(): Promise<void> {
   ];
   if (extra.length > 0) out.push('', 'Notes:', ...extra.map((n) => `- ${n}`));
   if (promqlTable.length > 0) out.push('', ...promqlTable);
+  if (transpilerTable.length > 0) out.push('', ...transpilerTable);
   const opsRan = results.some((r) => r.name === 'opsbook' && r.available);
   const verdict = !opsRan ? 'opsbook was not run: no target checked.' : misses.length === 0 ? 'All opsbook targets met.' : `TARGETS MISSED (${misses.length}): ${misses.join('; ')}`;
   out.push('', verdict);
