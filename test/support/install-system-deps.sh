@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages opsbook's tests and demo need, only those missing (needs root or sudo).
 set -euo pipefail
-packages=(python3-jupyter-client jupyter-client jupyter-nbconvert jupyter-notebook jupyter-console python3-ipykernel python3-jupyter-kernel-test prometheus prometheus-pushgateway)
+packages=(python3-jupyter-client jupyter-client jupyter-nbconvert jupyter-notebook jupyter-console python3-ipykernel python3-jupyter-kernel-test prometheus prometheus-pushgateway docker.io busybox-static)
 missing=()
 for p in "${packages[@]}"; do
+  # Any Docker engine already installed will do (docker-ce and moby-engine conflict with docker.io).
+  [ "$p" = docker.io ] && command -v docker >/dev/null && command -v dockerd >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
@@ -14,8 +16,9 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "system packages: installing ${missing[*]}"
 $SUDO apt-get update -qq
-# The packaged prometheus/pushgateway services are never used (tests start their own on free ports): a temporary
-# policy-rc.d (101 = action forbidden) keeps apt from starting them, so a failing init script cannot fail the install.
+# The packaged prometheus/pushgateway/docker services are never used (tests start their own Prometheus on free ports;
+# .ci/run and test/support/docker.ts start dockerd themselves): a temporary policy-rc.d (101 = action forbidden) keeps
+# apt from starting them, so a failing init script cannot fail the install.
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null

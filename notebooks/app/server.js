@@ -1,0 +1,94 @@
+// opsbook's sample service: a small HTTP server instrumented with prom-client, the thing the runbooks build,
+// deploy, scrape and roll back. Routes: / (hello + version), /healthz, /metrics, /slow (50–300 ms), /error (500).
+// APP_UNHEALTHY=1 makes /healthz answer 500 while everything else keeps working, so only a health check notices.
+// SIGTERM/SIGINT: stop accepting, let in-flight requests finish, exit (forced after SHUTDOWN_TIMEOUT_MS).
+'use strict';
+const http = require('node:http');
+const client = require('prom-client');
+
+const port = Number(process.env.PORT || 8080);
+const version = process.env.APP_VERSION || require('./package.json').version;
+const unhealthy = process.env.APP_UNHEALTHY === '1' || process.env.APP_UNHEALTHY === 'true';
+const shutdownTimeoutMs = Number(process.env.SHUTDOWN_TIMEOUT_MS || 5000);
+
+const registry = new client.Registry();
+registry.setDefaultLabels({ app: 'opsbook-sample-app', version });
+client.collectDefaultMetrics({ register: registry });
+const requestsTotal = new client.Counter({
+  name: 'http_requests_total',
+  help: 'HTTP requests answered, by route and status code.',
+  labelNames: ['route', 'code'],
+  registers: [registry],
+});
+const requestDuration = new client.Histogram({
+  name: 'http_request_duration_seconds',
+  help: 'Time to answer an HTTP request, by route.',
+  labelNames: ['route'],
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5],
+  registers: [registry],
+});
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Set on SIGTERM/SIGINT: responses then carry `Connection: close` so keep-alive clients let go. */
+let stopping = false;
+
+/** route → async handler returning [status, content type, body]. */
+const routes = {
+  '/': async () => [200, 'text/plain; charset=utf-8', `hello from opsbook-sample-app ${version}\n`],
+  '/healthz': async () => (unhealthy ? [500, 'text/plain', 'unhealthy\n'] : [200, 'text/plain', 'ok\n']),
+  '/metrics': async () => [200, registry.contentType, await registry.metrics()],
+  '/slow': async () => {
+    const ms = 50 + Math.floor(Math.random() * 251);
+    await sleep(ms);
+    return [200, 'text/plain', `slept ${ms} ms\n`];
+  },
+  '/error': async () => [500, 'text/plain', 'internal error (on purpose)\n'],
+};
+
+async function handle(request, response) {
+  const pathname = new URL(request.url || '/', 'http://localhost').pathname;
+  const route = Object.prototype.hasOwnProperty.call(routes, pathname) ? pathname : 'other';
+  const stopTimer = requestDuration.startTimer({ route });
+  let status = 500;
+  let type = 'text/plain';
+  let body = 'internal error\n';
+  try {
+    if (route === 'other') [status, body] = [404, 'not found\n'];
+    else [status, type, body] = await routes[route]();
+  } catch (error) {
+    console.error(`${pathname}: ${error && error.stack ? error.stack : error}`);
+  }
+  requestsTotal.inc({ route, code: String(status) });
+  stopTimer();
+  const headers = { 'content-type': type, 'content-length': Buffer.byteLength(body) };
+  if (stopping) headers.connection = 'close';
+  response.writeHead(status, headers);
+  response.end(request.method === 'HEAD' ? undefined : body);
+}
+
+const server = http.createServer((request, response) => {
+  handle(request, response);
+});
+server.keepAliveTimeout = 5000;
+
+server.listen(port, () => {
+  console.log(`opsbook-sample-app ${version} listening on :${port}${unhealthy ? ' (APP_UNHEALTHY: /healthz answers 500)' : ''}`);
+});
+
+function shutdown(signal) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: stopping, finishing in-flight requests`);
+  // close() stops accepting and (Node ≥ 19) closes idle keep-alive connections; busy ones close after their response.
+  server.close(() => {
+    console.log('stopped');
+    process.exit(0);
+  });
+  setTimeout(() => {
+    console.error(`still busy after ${shutdownTimeoutMs} ms, exiting anyway`);
+    server.closeAllConnections();
+    process.exit(1);
+  }, shutdownTimeoutMs).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
