@@ -47,8 +47,15 @@ function checkUrl(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
+export interface DockerSettings {
+  /** DOCKER_HOST syntax: unix:///path, tcp://host:port, ssh://user@host; undefined means the local socket. */
+  host: string | undefined;
+  source: string;
+}
+
 export class NotebookConfig {
   private prometheusOverride: Omit<PrometheusSettings, 'source'> | undefined;
+  private dockerOverride: string | undefined;
 
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
 
@@ -62,8 +69,19 @@ export class NotebookConfig {
     this.prometheusOverride = settings;
   }
 
+  docker(): DockerSettings {
+    if (this.dockerOverride) return { host: this.dockerOverride, source: '%docker' };
+    const host = this.env.DOCKER_HOST;
+    return host ? { host, source: 'DOCKER_HOST' } : { host: undefined, source: 'default' };
+  }
+
+  setDocker(host: string): void {
+    this.dockerOverride = host;
+  }
+
   reset(): void {
     this.prometheusOverride = undefined;
+    this.dockerOverride = undefined;
   }
 
   /** Lines for %config: every setting, where it came from, secrets as `$NAME (set)` / `(not set)`. */
@@ -75,7 +93,9 @@ export class NotebookConfig {
     if (p.basicAuthEnv) lines.push(`prometheus.auth    basic, user from ${secret(p.basicAuthEnv.user)}, password from ${secret(p.basicAuthEnv.password)}`);
     if (p.caFile) lines.push(`prometheus.ca      ${p.caFile}`);
     if (p.insecure) lines.push('prometheus.tls     certificate NOT verified (--insecure)');
-    lines.push(`docker.host        ${this.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock (default)'}   [${this.env.DOCKER_HOST ? 'DOCKER_HOST' : 'default'}]`);
+    const d = this.docker();
+    lines.push(`docker.host        ${d.host ? maskUrl(d.host) : 'unix:///var/run/docker.sock'}   [${d.source}]`);
+    if (d.source !== '%docker' && this.env.DOCKER_TLS_VERIFY === '1') lines.push(`docker.tls         verified, certificates from ${this.env.DOCKER_CERT_PATH ?? '~/.docker'}`);
     return lines;
   }
 }

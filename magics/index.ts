@@ -4,6 +4,8 @@ import { NotebookConfig, configMagic, prometheusMagic } from './config';
 import { lsmagic } from './builtin';
 import { shellMagic } from './shell';
 import { promqlMagic } from './promql/magic';
+import { DockerConnection, dockerMagic } from './docker/connection';
+import { buildMagic } from './docker/build';
 
 export interface Magics {
   registry: MagicRegistry;
@@ -18,5 +20,8 @@ export function createMagics(env: NodeJS.ProcessEnv = process.env): Magics {
   registry.register(configMagic(config));
   registry.register(prometheusMagic(config));
   registry.register(promqlMagic(config, undefined, env));
+  const docker = new DockerConnection(config, env);
+  registry.register(dockerMagic(config, docker));
+  registry.register(buildMagic(docker, env));
   return { registry, config };
 }

@@ -1,0 +1,60 @@
+// Unit tests of the Docker magics' pure parts: DOCKER_HOST parsing, the build stream read into progress (steps,
+// cache hits, image id, failures only reported in errorDetail), and secret masking.
+import { dockerTarget, unreachable } from '../../magics/docker/connection';
+import { BuildProgress } from '../../magics/docker/build-progress';
+import { masker } from '../../magics/docker/build';
+import { MagicError } from '../../magics/errors';
+
+test('DOCKER_HOST: the local socket by default, unix, tcp, tcp with TLS, ssh; bad hosts are MagicErrors', () => {
+  expect(dockerTarget(undefined)).toEqual({ shown: 'unix:///var/run/docker.sock', options: { socketPath: '/var/run/docker.sock' } });
+  expect(dockerTarget('unix:///run/user/1000/docker.sock').options).toEqual({ socketPath: '/run/user/1000/docker.sock' });
+  expect(dockerTarget('tcp://10.0.0.5:2375', {})).toEqual({ shown: 'tcp://10.0.0.5:2375', options: { host: '10.0.0.5', port: '2375', protocol: 'http' } });
+  expect(() => dockerTarget('tcp://10.0.0.5', { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent' })).toThrow(/TLS files in \/nonexistent cannot be read/);
+  const ssh = dockerTarget('ssh://ops@build-host:2222', { SSH_AUTH_SOCK: '/tmp/agent' });
+  expect(ssh).toEqual({ shown: 'ssh://ops@build-host:2222', options: { protocol: 'ssh', host: 'build-host', port: '2222', username: 'ops', sshAuthAgent: '/tmp/agent' } });
+  expect(() => dockerTarget('ftp://x')).toThrow(MagicError);
+  expect(() => dockerTarget('not a host')).toThrow(/not a Docker host/);
+});
+
+test('an unreachable engine is one line naming the host and what to check', () => {
+  const local = dockerTarget('unix:///tmp/none.sock');
+  const err = (code: string, message = code) => Object.assign(new Error(message), { code });
+  expect(unreachable(local, err('ENOENT')).message).toBe('no Docker engine at unix:///tmp/none.sock (the socket does not exist)');
+  expect(unreachable(local, err('EACCES')).hint).toMatch(/docker group/);
+  expect(unreachable(dockerTarget('tcp://127.0.0.1:9'), err('ECONNREFUSED')).message).toBe('cannot connect to the Docker engine at tcp://127.0.0.1:9 (connection refused)');
+});
+
+test('the build stream: steps of how many, cache hits, the image id, the log', () => {
+  let now = 1000;
+  const p = new BuildProgress(() => now);
+  p.add({ stream: 'Step 1/3 : FROM opsbook/node:local\n' });
+  p.add({ stream: ' ---> 1a2b3c\n' });
+  now = 2000;
+  p.add({ stream: 'Step 2/3 : COPY . /app\n ---> Using cache\n ---> 4d5e6f\n' });
+  now = 3500;
+  p.add({ stream: 'Step 3/3 : RUN make' });
+  p.add({ stream: '\n ---> Running in 0a0a\nbuilding...\n' });
+  expect(p.describeCurrent()).toBe('Step 3/3: RUN make');
+  p.add({ aux: { ID: 'sha256:feed' } });
+  p.add({ stream: 'Successfully built feed\n' });
+  now = 5000;
+  p.finish();
+  expect(p.steps.map((s) => [s.number, s.cached, s.startedAt, s.endedAt])).toEqual([[1, false, 1000, 2000], [2, true, 2000, 3500], [3, false, 3500, 5000]]);
+  expect([p.totalSteps, p.cacheHits, p.imageId, p.error]).toEqual([3, 1, 'sha256:feed', undefined]);
+  expect(p.logText()).toContain('building...');
+});
+
+test('a failed build is only in errorDetail: it is read, and masked', () => {
+  const p = new BuildProgress(Date.now, masker(['hunter2']));
+  p.add({ stream: 'Step 2/4 : RUN echo hunter2 && false\n' });
+  p.add({ errorDetail: { message: "The command '/bin/sh -c echo hunter2 && false' returned a non-zero code: 1", code: 1 }, error: 'x' });
+  expect(p.error).toBe("The command '/bin/sh -c echo *** && false' returned a non-zero code: 1");
+  expect(p.logText()).not.toContain('hunter2');
+  expect(p.describeCurrent()).toBe('Step 2/4: RUN echo *** && false');
+});
+
+test('masker hides every secret, longest first; no secrets, no change', () => {
+  expect(masker(['abc', 'abcdef'])('x abcdef abc y')).toBe('x *** *** y');
+  expect(masker([])('same')).toBe('same');
+  expect(masker([''])('same')).toBe('same');
+});
