@@ -6,6 +6,11 @@ import { shellMagic } from './shell';
 import { promqlMagic } from './promql/magic';
 import { DockerConnection, dockerMagic } from './docker/connection';
 import { buildMagic } from './docker/build';
+import { psMagic } from './docker/ps';
+import { logsMagic } from './docker/logs';
+import { stopMagic } from './docker/stop';
+import { deployMagic, rollbackMagic } from './docker/deploy';
+import { historyMagic } from './docker/audit';
 
 export interface Magics {
   registry: MagicRegistry;
@@ -23,5 +28,11 @@ export function createMagics(env: NodeJS.ProcessEnv = process.env): Magics {
   const docker = new DockerConnection(config, env);
   registry.register(dockerMagic(config, docker));
   registry.register(buildMagic(docker, env));
+  registry.register(psMagic(docker));
+  registry.register(logsMagic(docker));
+  registry.register(stopMagic(docker));
+  registry.register(deployMagic(docker, env));
+  registry.register(rollbackMagic(docker));
+  registry.register(historyMagic(docker));
   return { registry, config };
 }

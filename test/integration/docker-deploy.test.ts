@@ -1,0 +1,167 @@
+// %deploy, %rollback and %history through a real kernel against the real Docker engine, with the sample app:
+// a healthy deploy and a second version with a request loop running, an unhealthy version that is refused while
+// the old one answers every request, rollback, the audit trail, secrets masked, the deploy lock (a live holder,
+// a kernel killed mid-deploy), headless confirmation. Skipped with a warning without Docker, except with CI=true.
+import * as http from 'node:http';
+import * as os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { startTestKernel, TestKernel } from '../support/kernel-client';
+import type { Message } from '../../kernel/messages';
+import { freePort } from '../support/kernel-process';
+import { dockerAvailable, ensureBaseImages, ensureDocker, removeByLabel } from '../support/docker';
+import { buildSampleApp } from '../support/sample-app';
+
+const mustRun = process.env.CI === 'true';
+const available = dockerAvailable();
+if (!available && !mustRun) console.warn('docker-deploy: SKIPPED, no Docker engine answers (install docker.io and start dockerd); with CI=true this suite fails instead');
+const describeDocker = available || mustRun ? describe : describe.skip;
+
+const RUN = `docker-deploy-${process.pid}`;
+const SERVICE = `opsbook-test-api-${process.pid}`;
+const SECRET = 'db-pa55word-never-shown';
+
+function get(port: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', timeout: 1000, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve({ status: 0, body: '' }));
+  });
+}
+
+/** Requests in a loop until stopped: how many there were and how many did not get a 200. */
+function requestLoop(port: number): { stop(): Promise<{ total: number; failed: number; bodies: Set<string> }> } {
+  let running = true;
+  const stats = { total: 0, failed: 0, bodies: new Set<string>() };
+  const loop = (async () => {
+    while (running) {
+      const r = await get(port);
+      stats.total += 1;
+      if (r.status !== 200) stats.failed += 1;
+      else stats.bodies.add(r.body.trim());
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return stats;
+    },
+  };
+}
+
+const textOf = (outputs: Message[], reply: Message) => JSON.stringify([outputs.filter((m) => m.header.msg_type !== 'execute_input').map((m) => m.content), reply.content]);
+const valueOf = (outputs: Message[]) => (outputs.find((m) => m.header.msg_type === 'execute_result')?.content.data as Record<string, string> | undefined)?.['text/plain'];
+
+describeDocker('%deploy against a real Docker engine', () => {
+  let k: TestKernel;
+  let port: number;
+  const images = { v1: `opsbook-test/api:1-${process.pid}`, v2: `opsbook-test/api:2-${process.pid}`, bad: `opsbook-test/api:bad-${process.pid}` };
+  const deploy = (image: string, extra = '') => k.client.execute(`const d = %deploy ${image} --name ${SERVICE} -p ${port}:8080 --secret-env DB_PASSWORD=OPSBOOK_DB_PASSWORD --wait 20s --yes ${extra}\nd`, {}, 90_000);
+
+  beforeAll(async () => {
+    await ensureDocker();
+    await ensureBaseImages();
+    const labels = [`opsbook.test.run=${RUN}`];
+    await buildSampleApp(images.v1, { version: '1', labels });
+    await buildSampleApp(images.v2, { version: '2', labels });
+    await buildSampleApp(images.bad, { version: 'bad', unhealthy: true, labels });
+    port = await freePort();
+    k = await startTestKernel({ env: { OPSBOOK_DB_PASSWORD: SECRET } });
+  }, 240_000);
+  afterAll(async () => {
+    await k?.stop();
+    execFileSync('sh', ['-c', `docker rm -f $(docker ps -aq --filter label=opsbook.service=${SERVICE}) 2>/dev/null; true`]);
+    await removeByLabel(`opsbook.test.run=${RUN}`);
+  });
+
+  test('a first deploy: health-gated, on the port, audited; the secret is passed in but never shown', async () => {
+    const r = await deploy(images.v1);
+    expect(r.reply.content.status).toBe('ok');
+    expect((await get(port)).body).toContain('1');
+    const text = textOf(r.outputs, r.reply);
+    expect(text).toMatch(/\[audit\] deploy opsbook-test\/api:1-\d+ \([0-9a-f]{12}\) to opsbook-test-api-\d+ by .*: deployed in [\d.]+ s, first deploy, cutover gap \d+ ms/);
+    expect(text).not.toContain(SECRET);
+    const running = execFileSync('docker', ['ps', '-q', '--filter', `label=opsbook.service=${SERVICE}`], { encoding: 'utf8' }).trim();
+    expect(execFileSync('docker', ['inspect', '--format', '{{json .Config.Env}}', running], { encoding: 'utf8' })).toContain(`DB_PASSWORD=${SECRET}`);
+  });
+
+  test('a second version replaces the first with a request loop running; the gap is measured', async () => {
+    const loop = requestLoop(port);
+    const r = await deploy(images.v2);
+    const stats = await loop.stop();
+    expect(r.reply.content.status).toBe('ok');
+    expect((await get(port)).body).toContain('2');
+    const gap = Number(/cutoverGapMs: (\d+)/.exec(valueOf(r.outputs) ?? '')?.[1]);
+    expect(gap).toBeGreaterThan(0);
+    console.log(`local cutover: ${stats.failed} of ${stats.total} requests failed, gap ${gap} ms`);
+  });
+
+  test('an unhealthy version is refused: the old one answers every request throughout, the error shows its logs', async () => {
+    const loop = requestLoop(port);
+    const r = await deploy(images.bad);
+    const stats = await loop.stop();
+    expect(r.reply.content.ename).toBe('MagicError');
+    expect(String(r.reply.content.evalue)).toMatch(new RegExp(`^deploy of ${images.bad} to ${SERVICE} failed: the new version its health check failed; ${SERVICE}-\\w+ \\(${images.v2}\\) keeps serving$`));
+    const traceback = (r.reply.content.traceback as string[]).join('\n');
+    expect(traceback).toContain('last log lines:');
+    expect(traceback).toContain('health checks:');
+    expect(stats.failed).toBe(0);
+    expect(stats.total).toBeGreaterThan(20);
+    expect([...stats.bodies].every((b) => b.includes('2'))).toBe(true);
+    expect(textOf(r.outputs, r.reply)).not.toContain(SECRET);
+    expect(execFileSync('docker', ['ps', '-aq', '--filter', `label=opsbook.service=${SERVICE}`, '--filter', 'name=candidate'], { encoding: 'utf8' }).trim()).toBe('');
+  });
+
+  test('%rollback goes back to the version the current one replaced; %history lists every deploy', async () => {
+    const r = await k.client.execute(`%rollback ${SERVICE} --yes`, {}, 90_000);
+    expect(r.reply.content.status).toBe('ok');
+    expect((await get(port)).body).toContain('1');
+    const h = await k.client.execute(`const h = %history ${SERVICE}\nh.map((x) => x.kind + ' ' + x.outcome.split(':')[0])`);
+    expect(valueOf(h.outputs)).toBe("[ 'rollback rolled back', 'deploy failed', 'deploy deployed', 'deploy deployed' ]");
+  });
+
+  test('the deploy lock: a live holder is named with since when; a lock left by a killed kernel is recovered', async () => {
+    const lockName = `opsbook-lock-${SERVICE}`;
+    const lockLabels = (pid: number) => ['--label', 'opsbook.managed=true', '--label', `opsbook.test.run=${RUN}`, '--label', `opsbook.lock.by=someone@${os.hostname()}`, '--label', `opsbook.lock.host=${os.hostname()}`, '--label', `opsbook.lock.pid=${pid}`, '--label', 'opsbook.lock.since=2026-11-25T06:00:00.000Z'];
+    execFileSync('docker', ['create', '--name', lockName, ...lockLabels(process.pid), images.v1, 'true']);
+    const held = await deploy(images.v2, '--lock-wait 1s');
+    expect(String(held.reply.content.evalue)).toBe(`${SERVICE} is being deployed by someone@${os.hostname()} (kernel pid ${process.pid}) since 2026-11-25T06:00:00.000Z`);
+    execFileSync('docker', ['rm', '-f', lockName]);
+
+    // a second kernel starts a deploy that will wait on a health check, and is killed in the middle of it
+    const doomed = await startTestKernel({ env: { OPSBOOK_DB_PASSWORD: SECRET } });
+    const pending = doomed.client.execute(`%deploy ${images.bad} --name ${SERVICE} -p ${port}:8080 --health-cmd "sleep 60" --wait 60s --yes`, {}, 90_000).catch(() => undefined);
+    const deadline = Date.now() + 20_000;
+    const candidate = () => execFileSync('docker', ['ps', '-q', '--filter', `label=opsbook.service=${SERVICE}`, '--filter', 'name=candidate'], { encoding: 'utf8' }).trim();
+    while (Date.now() < deadline && candidate() === '') await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(candidate()).not.toBe('');
+    doomed.kernel.child.kill('SIGKILL');
+    await doomed.kernel.exited;
+    void pending;
+    doomed.client.close();
+    doomed.kernel.cleanup();
+
+    const r = await deploy(images.v2);
+    expect(r.reply.content.status).toBe('ok');
+    const stderr = r.outputs.filter((m) => m.header.msg_type === 'stream').map((m) => String(m.content.text)).join('');
+    expect(stderr).toMatch(/took over the deploy lock of .* \(kernel pid \d+, gone\)/);
+    expect(stderr).toMatch(/removed .*-candidate, left by the interrupted deploy/);
+    expect(candidate()).toBe('');
+    expect((await get(port)).body).toContain('2');
+  });
+
+  test('--confirm in a headless run (no stdin) needs --yes: a clear error, never a hang; --dry-run changes nothing', async () => {
+    const r = await k.client.execute(`%deploy ${images.v1} --name ${SERVICE} -p ${port}:8080 --confirm`, { allow_stdin: false }, 20_000);
+    expect(r.reply.content.ename).toBe('MagicError');
+    expect(String(r.reply.content.evalue)).toMatch(/needs a confirmation and this run cannot ask/);
+    const dry = await k.client.execute(`%deploy ${images.v1} --name ${SERVICE} -p ${port}:8080 --secret-env DB_PASSWORD=OPSBOOK_DB_PASSWORD --dry-run`);
+    expect(valueOf(dry.outputs)).toMatch(/^would deploy .* \(secret: DB_PASSWORD\)/s);
+    expect(textOf(dry.outputs, dry.reply)).not.toContain(SECRET);
+    expect((await get(port)).body).toContain('2');
+  });
+});
