@@ -55,7 +55,7 @@ function toOption(o: MagicOption): Option {
     if (o.type === 'number') {
       const n = Number(value);
       if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`"${value}" is not a number`);
-      return o.parse ? o.parse(value) : n;
+      if (!o.parse) return n;
     }
     if (!o.parse) return value;
     try {

@@ -24,7 +24,7 @@ export interface DeployRecord {
   cutoverGapMs: number | undefined;
 }
 
-const RECORD = 'opsbook.deploy-record';
+const RECORD = LABEL.deployRecord;
 /** Records kept per service; older ones are removed when a new one is written. */
 const RECORDS_KEPT = 100;
 

@@ -149,7 +149,7 @@ async function removeQuietly(container: Docker.Container): Promise<void> {
 /** Stopped containers of the service beyond `keep` (newest first kept) are removed. */
 async function trimOld(docker: Docker, service: string, keep: number): Promise<void> {
   const stopped = await docker.listContainers({ all: true, filters: { label: [`${LABEL.service}=${service}`], status: ['exited', 'created'] } });
-  const versions = stopped.filter((c) => c.Labels[LABEL.lock] !== 'true' && c.Labels['opsbook.deploy-record'] !== 'true').sort((a, b) => b.Created - a.Created);
+  const versions = stopped.filter((c) => c.Labels[LABEL.lock] !== 'true' && c.Labels[LABEL.deployRecord] !== 'true').sort((a, b) => b.Created - a.Created);
   for (const c of versions.slice(keep)) await removeQuietly(docker.getContainer(c.Id));
 }
 
@@ -157,14 +157,14 @@ async function trimOld(docker: Docker, service: string, keep: number): Promise<v
 async function recover(docker: Docker, service: string, deadDeployId: string, io: Io): Promise<void> {
   const all = await docker.listContainers({ all: true, filters: { label: [`${LABEL.service}=${service}`] } });
   for (const c of all) {
-    if (c.Labels[LABEL.deployId] === deadDeployId && (c.Names.some((n) => n.endsWith('-candidate')) || c.State !== 'running') && c.Labels['opsbook.deploy-record'] !== 'true') {
+    if (c.Labels[LABEL.deployId] === deadDeployId && (c.Names.some((n) => n.endsWith('-candidate')) || c.State !== 'running') && c.Labels[LABEL.deployRecord] !== 'true') {
       await removeQuietly(docker.getContainer(c.Id));
       io.stream('stderr', `[opsbook] removed ${c.Names[0]?.replace(/^\//, '')}, left by the interrupted deploy ${deadDeployId}\n`);
     }
   }
   if (!(await serving(docker, service))) {
     const stopped = (await docker.listContainers({ all: true, filters: { label: [`${LABEL.service}=${service}`], status: ['exited'] } }))
-      .filter((c) => c.Labels['opsbook.deploy-record'] !== 'true' && c.Labels[LABEL.lock] !== 'true')
+      .filter((c) => c.Labels[LABEL.deployRecord] !== 'true' && c.Labels[LABEL.lock] !== 'true')
       .sort((a, b) => b.Created - a.Created)[0];
     if (stopped) {
       await docker.getContainer(stopped.Id).start();

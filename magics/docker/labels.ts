@@ -26,6 +26,8 @@ export const LABEL = {
   secretEnv: 'opsbook.secret-env',
   /** Names of the environment variables the deploy set (so %rollback can set them again), comma-separated. */
   envKeys: 'opsbook.env-keys',
+  /** "true" on a deploy's audit record (a created, never started container; see audit.ts). */
+  deployRecord: 'opsbook.deploy-record',
   /** "true" on the lock object of a service while a deploy holds it. */
   lock: 'opsbook.lock',
 } as const;

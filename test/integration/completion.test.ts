@@ -52,7 +52,7 @@ async function completeAt(code: string): Promise<{ matches: string[]; cursor_sta
 
 test('module names after import … from "fs', async () => {
   const r = await completeAt('import x from "fs');
-  expect(r.matches.slice(0, 2)).toEqual(['fs', 'fs/promises']);
+  expect(r.matches).toEqual(expect.arrayContaining(['fs', 'fs/promises']));
   expect(r.matches.every((m) => m.startsWith('fs'))).toBe(true); // and any fs* package the folders above hold
   expect([r.cursor_start, r.cursor_end]).toEqual([r.cursor - 2, r.cursor]);
 });

@@ -121,3 +121,10 @@ test('the completion hook: magic names after %, option names after a magic name'
   expect(options('const out = %echo --').matches).toEqual(['--help', '--label', '--since', '--times', '--upper']);
   expect(options('%echo --ti').cursor_start).toBe('%echo '.length);
 });
+
+test('a number option whose own check fails is a UsageError, not a stack trace', async () => {
+  const r = new MagicRegistry();
+  r.register({ ...echo, name: 'wait', options: [{ name: 'seconds', type: 'number', description: 'how long', parse: (v) => { if (Number(v) < 0) throw new Error('must not be negative'); return Number(v); } }] });
+  const e = await usageError(r.run(line('wait', '--seconds -1'), io));
+  expect(e.message).toMatch(/must not be negative/);
+});

@@ -1,0 +1,312 @@
+// %ps: the containers on the notebook's Docker engine as a table (text/html + text/plain): service, container,
+// image, status, health, published ports, uptime, version. By default the running containers opsbook manages
+// (label opsbook.managed=true); --all shows every container, stopped and unmanaged ones too. --filter K=V maps to
+// the engine's own filters (service=x is the label filter opsbook.service=x). `const c = %ps` binds the rows.
+// %deploy's bookkeeping containers (deploy locks, audit records: created, never started) are left out unless a
+// label filter asks for them.
+// Also home of what %logs and %stop share: resolving a service or container name, the services that exist, and
+// the table rendering.
+import type Docker from 'dockerode';
+import type { Io } from '../../kernel/io';
+import { MagicError, UsageError } from '../errors';
+import type { Magic, MagicCall } from '../registry';
+import { escapeHtml } from '../promql/bundle';
+import type { DockerConnection } from './connection';
+import { LABEL, serviceFilter } from './labels';
+
+/** One line of the %ps table; `const c = %ps` binds an array of these. */
+export interface ContainerRow {
+  /** The opsbook.service label, "—" for a container no service owns. */
+  service: string;
+  /** Container name without the leading slash. */
+  name: string;
+  /** The first 12 hex digits of the container id. */
+  id: string;
+  image: string;
+  /** The engine's state, with the exit code when exited: "running", "exited (137)", "paused". */
+  status: string;
+  /** "healthy", "unhealthy", "starting", or "—" without a health check. */
+  health: string;
+  /** Published ports, "8080:80/tcp" (host IP first when bound to one address), comma-separated; "" when none. */
+  ports: string;
+  /** Time since the container started ("5m", "2h 3m"), "—" when it is not running. */
+  uptime: string;
+  /** The opsbook.version label, else the image tag. */
+  version: string;
+}
+
+/** The part of `docker inspect`'s State a row needs. */
+export type ContainerState = Docker.ContainerInspectInfo['State'];
+
+export type EngineFilters = Record<string, string[]>;
+
+export const NONE = '—';
+/** Keys of `--filter` passed to the engine as they are (the engine's container list filters). */
+const ENGINE_FILTER_KEYS = ['id', 'name', 'label', 'status', 'health', 'ancestor', 'before', 'since', 'exited', 'network', 'publish', 'expose', 'volume', 'is-task'] as const;
+const FILTER_KEYS = ['service', ...ENGINE_FILTER_KEYS];
+/** Containers inspected at once (for start time and health). */
+const INSPECT_CONCURRENCY = 16;
+const UNSPECIFIED_ADDRESSES = new Set(['', '0.0.0.0', '::']);
+/** On the created-never-started containers that hold %deploy's audit records (audit.ts); not in LABEL (yet). */
+export const DEPLOY_RECORD_LABEL = LABEL.deployRecord;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pure parts: filters, row fields, tables
+
+/** `--filter` words (K=V) and --all → the engine's filters. Without --all only opsbook-managed containers. */
+export function engineFilters(filterWords: readonly string[], all: boolean): EngineFilters {
+  const filters: EngineFilters = {};
+  const add = (key: string, value: string) => (filters[key] ??= []).push(value);
+  for (const word of filterWords) {
+    const eq = word.indexOf('=');
+    if (eq <= 0) throw new UsageError(`%ps: --filter takes KEY=VALUE, not "${word}"`, `keys: ${FILTER_KEYS.join(', ')}`);
+    const key = word.slice(0, eq);
+    const value = word.slice(eq + 1);
+    if (key === 'service') add('label', `${LABEL.service}=${value}`);
+    else if ((ENGINE_FILTER_KEYS as readonly string[]).includes(key)) add(key, value);
+    else throw new UsageError(`%ps: unknown filter "${key}"`, `keys: ${FILTER_KEYS.join(', ')}`);
+  }
+  if (!all) add('label', `${LABEL.managed}=true`);
+  return filters;
+}
+
+/** What a listing showed, for the "no containers" line: "running, managed by opsbook; filter service=api". */
+export function describeSelection(filterWords: readonly string[], all: boolean): string {
+  const scope = all ? 'all containers' : 'running, managed by opsbook';
+  return filterWords.length > 0 ? `${scope}; filter ${filterWords.join(', ')}` : scope;
+}
+
+/**
+ * %deploy's bookkeeping containers (a service's deploy lock, its audit records) are created and never started:
+ * they are not workloads, so %ps leaves them out and %logs / %stop never take them for a service's container.
+ */
+export function isBookkeeping(labels: Record<string, string> | null | undefined): boolean {
+  return labels?.[LABEL.lock] === 'true' || labels?.[DEPLOY_RECORD_LABEL] === 'true';
+}
+
+/** Whether a --filter asks for the bookkeeping containers by their label (then %ps shows them). */
+export function asksForBookkeeping(filterWords: readonly string[]): boolean {
+  return filterWords.some((w) => w.startsWith(`label=${LABEL.lock}`) || w.startsWith(`label=${DEPLOY_RECORD_LABEL}`));
+}
+
+/** "5s", "5m", "2h 3m", "3d 4h": the largest two units, zero parts dropped. */
+export function uptimeText(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return NONE;
+  const whole = Math.floor(seconds);
+  if (whole < 60) return `${whole}s`;
+  const minutes = Math.floor(whole / 60);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return joinParts([[hours, 'h'], [minutes % 60, 'm']]);
+  return joinParts([[Math.floor(hours / 24), 'd'], [hours % 24, 'h']]);
+}
+
+function joinParts(parts: Array<[number, string]>): string {
+  return parts.filter(([n], i) => i === 0 || n > 0).map(([n, unit]) => `${n}${unit}`).join(' ');
+}
+
+/** The tag of an image reference: "shop/api:2" → "2", "busybox" → "latest", an image id → its first 12 digits. */
+export function imageTag(reference: string): string {
+  if (reference.startsWith('sha256:')) return reference.slice('sha256:'.length, 'sha256:'.length + 12);
+  if (/^[0-9a-f]{12,64}$/.test(reference)) return reference.slice(0, 12);
+  const at = reference.indexOf('@');
+  if (at >= 0) return imageTag(reference.slice(at + 1));
+  const lastPart = reference.slice(reference.lastIndexOf('/') + 1);
+  const colon = lastPart.lastIndexOf(':');
+  return colon >= 0 ? lastPart.slice(colon + 1) : 'latest';
+}
+
+/** Published ports only, "8080:80/tcp" or "127.0.0.1:8080:80/tcp"; the IPv4 and IPv6 twins shown once. */
+export function portsText(ports: readonly Docker.Port[]): string {
+  const published = ports
+    .filter((p) => p.PublicPort !== undefined && p.PublicPort > 0)
+    .sort((a, b) => a.PrivatePort - b.PrivatePort || a.PublicPort - b.PublicPort)
+    .map((p) => `${UNSPECIFIED_ADDRESSES.has(p.IP ?? '') ? '' : `${p.IP}:`}${p.PublicPort}:${p.PrivatePort}/${p.Type}`);
+  return [...new Set(published)].join(', ');
+}
+
+/** Health from inspect's State.Health, else from the list's status text ("Up 5 minutes (healthy)"). */
+export function healthText(statusText: string, state?: ContainerState): string {
+  const fromInspect = state?.Health?.Status;
+  if (fromInspect === 'healthy' || fromInspect === 'unhealthy' || fromInspect === 'starting') return fromInspect;
+  const fromStatus = /\((healthy|unhealthy|health: starting)\)/.exec(statusText)?.[1];
+  if (fromStatus === undefined) return NONE;
+  return fromStatus === 'health: starting' ? 'starting' : fromStatus;
+}
+
+/** The state, with the exit code when exited: "exited (3)". */
+export function statusText(info: Pick<Docker.ContainerInfo, 'State' | 'Status'>, state?: ContainerState): string {
+  const name = state?.Status ?? info.State;
+  if (name !== 'exited') return name;
+  const code = state?.ExitCode ?? /^Exited \((-?\d+)\)/.exec(info.Status)?.[1];
+  return code === undefined ? name : `exited (${code})`;
+}
+
+export function containerName(info: Pick<Docker.ContainerInfo, 'Names' | 'Id'>): string {
+  return (info.Names[0] ?? info.Id.slice(0, 12)).replace(/^\//, '');
+}
+
+/** One table row from the list entry and (when available) its inspect State. */
+export function containerRow(info: Docker.ContainerInfo, state: ContainerState | undefined, nowMs: number): ContainerRow {
+  const labels = info.Labels ?? {};
+  const running = (state?.Status ?? info.State) === 'running';
+  const startedMs = state ? Date.parse(state.StartedAt) : NaN;
+  return {
+    service: labels[LABEL.service] || NONE,
+    name: containerName(info),
+    id: info.Id.slice(0, 12),
+    image: info.Image,
+    status: statusText(info, state),
+    health: healthText(info.Status, state),
+    ports: portsText(info.Ports ?? []),
+    uptime: running && Number.isFinite(startedMs) ? uptimeText((nowMs - startedMs) / 1000) : NONE,
+    version: labels[LABEL.version] || imageTag(info.Image),
+  };
+}
+
+/** Service first (containers no service owns last), then container name. */
+export function sortRows(rows: ContainerRow[]): ContainerRow[] {
+  const key = (r: ContainerRow) => (r.service === NONE ? '\uffff' : r.service);
+  return [...rows].sort((a, b) => key(a).localeCompare(key(b)) || a.name.localeCompare(b.name));
+}
+
+export interface Column<Row> {
+  header: string;
+  value: (row: Row) => string;
+}
+
+/** An HTML table (every cell escaped) and the same table as aligned text. */
+export function tableBundle<Row>(className: string, columns: readonly Column<Row>[], rows: readonly Row[]): { 'text/plain': string; 'text/html': string } {
+  const cells = rows.map((row) => columns.map((c) => c.value(row)));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i].length)));
+  const textLine = (values: string[]) => values.map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i]))).join('  ').trimEnd();
+  const text = [textLine(columns.map((c) => c.header)), ...cells.map(textLine)].join('\n');
+  const head = `<thead><tr>${columns.map((c) => `<th style="text-align:left">${escapeHtml(c.header)}</th>`).join('')}</tr></thead>`;
+  const body = `<tbody>${cells.map((r) => `<tr>${r.map((v) => `<td style="text-align:left">${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</tbody>`;
+  return { 'text/plain': text, 'text/html': `<table class="${escapeHtml(className)}">${head}${body}</table>` };
+}
+
+export const PS_COLUMNS: readonly Column<ContainerRow>[] = [
+  { header: 'service', value: (r) => r.service },
+  { header: 'container', value: (r) => r.name },
+  { header: 'image', value: (r) => r.image },
+  { header: 'status', value: (r) => r.status },
+  { header: 'health', value: (r) => r.health },
+  { header: 'ports', value: (r) => r.ports },
+  { header: 'uptime', value: (r) => r.uptime },
+  { header: 'version', value: (r) => r.version },
+];
+
+/** The %ps output: the table, or one line saying there are no containers and what was asked for. */
+export function psBundle(rows: readonly ContainerRow[], selection: string): { 'text/plain': string; 'text/html': string } {
+  if (rows.length === 0) {
+    const line = `no containers (${selection})`;
+    return { 'text/plain': line, 'text/html': `<div class="opsbook-ps-empty">${escapeHtml(line)}</div>` };
+  }
+  return tableBundle('opsbook-ps', PS_COLUMNS, rows);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The engine side, shared with %logs and %stop
+
+/** Runs `work` over `items`, at most `limit` at a time, keeping the order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function isNotFound(e: unknown): boolean {
+  return (e as { statusCode?: number }).statusCode === 404;
+}
+
+/** inspect's State, or undefined when the container went away meanwhile. */
+async function stateOf(docker: Docker, id: string, signal?: AbortSignal): Promise<ContainerState | undefined> {
+  try {
+    return (await docker.getContainer(id).inspect({ abortSignal: signal })).State;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+/** The rows for these filters, with start times and health from inspect; containers removed meanwhile dropped. */
+export async function listRows(docker: Docker, filters: EngineFilters, all: boolean, withBookkeeping: boolean, signal?: AbortSignal): Promise<ContainerRow[]> {
+  const listed = await docker.listContainers({ all, filters, abortSignal: signal });
+  const containers = withBookkeeping ? listed : listed.filter((c) => !isBookkeeping(c.Labels));
+  const states = await mapLimit(containers, INSPECT_CONCURRENCY, (c) => stateOf(docker, c.Id, signal));
+  const now = Date.now();
+  return sortRows(containers.flatMap((c, i) => (states[i] === undefined ? [] : [containerRow(c, states[i], now)])));
+}
+
+/** The names of the services that have containers (running or not), sorted. */
+export async function knownServices(docker: Docker, signal?: AbortSignal): Promise<string[]> {
+  const listed = await docker.listContainers({ all: true, filters: { label: [LABEL.service] }, abortSignal: signal });
+  const containers = listed.filter((c) => !isBookkeeping(c.Labels));
+  return [...new Set(containers.map((c) => c.Labels?.[LABEL.service]).filter((s): s is string => !!s))].sort();
+}
+
+/** What a name given to %logs or %stop is: a service (its containers, newest first) or one container. */
+export type Target =
+  | { kind: 'service'; service: string; containers: Docker.ContainerInfo[] }
+  | { kind: 'container'; container: Docker.ContainerInspectInfo };
+
+/** A service name first (any container labelled with it but bookkeeping), else a container name or id; else a MagicError. */
+export async function resolveTarget(docker: Docker, name: string, magic: string, signal?: AbortSignal): Promise<Target> {
+  const listed = await docker.listContainers({ all: true, filters: serviceFilter(name), abortSignal: signal });
+  const containers = listed.filter((c) => !isBookkeeping(c.Labels));
+  if (containers.length > 0) return { kind: 'service', service: name, containers: containers.sort((a, b) => b.Created - a.Created) };
+  try {
+    return { kind: 'container', container: await docker.getContainer(name).inspect({ abortSignal: signal }) };
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+  const services = await knownServices(docker, signal);
+  const hint = services.length > 0 ? `services: ${services.join(', ')} (%ps --all lists every container)` : 'no opsbook service has containers on this engine; %ps --all lists every container';
+  throw new MagicError(`%${magic}: no service or container named "${name}"`, hint);
+}
+
+/** Completes the first argument of %logs / %stop: service names, then container names. */
+export async function completeTarget(connection: DockerConnection, before: string): Promise<{ matches: string[]; replace: number }> {
+  const word = /^\s*([^\s-]\S*|)$/.exec(before)?.[1];
+  if (word === undefined) return { matches: [], replace: 0 };
+  const { docker } = await connection.engine();
+  const containers = (await docker.listContainers({ all: true })).filter((c) => !isBookkeeping(c.Labels));
+  const services = containers.map((c) => c.Labels?.[LABEL.service]).filter((s): s is string => !!s).sort();
+  const names = containers.map((c) => containerName(c)).sort();
+  return { matches: [...new Set([...services, ...names])].filter((n) => n.startsWith(word)), replace: word.length };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The magic
+
+async function runPs(call: MagicCall, connection: DockerConnection): Promise<ContainerRow[] | undefined> {
+  const io: Io = call.io;
+  const all = call.args.options.all === true;
+  const filterWords = Array.isArray(call.args.options.filter) ? call.args.options.filter.map(String) : [];
+  const filters = engineFilters(filterWords, all);
+  const { docker } = await connection.engine();
+  const rows = await listRows(docker, filters, all, asksForBookkeeping(filterWords), io.signal);
+  io.display(psBundle(rows, describeSelection(filterWords, all)));
+  return call.bound ? rows : undefined;
+}
+
+export function psMagic(connection: DockerConnection): Magic {
+  return {
+    name: 'ps',
+    summary: 'the containers on the Docker engine: service, status, health, ports, uptime, version (opsbook-managed and running unless --all)',
+    kind: 'line',
+    options: [
+      { name: 'all', short: 'a', type: 'boolean', description: 'every container: stopped ones and ones opsbook does not manage too' },
+      { name: 'filter', type: 'list', valueName: 'K=V', description: `only containers matching (repeatable): ${FILTER_KEYS.slice(0, 5).join(', ')}, ... (service=x is label opsbook.service=x)` },
+    ],
+    run: (call) => runPs(call, connection),
+  };
+}
