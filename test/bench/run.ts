@@ -11,6 +11,7 @@ import { Session } from './session';
 import { inProcessCells } from './typescript-cell';
 import { promqlBench, promqlRows } from './promql';
 import { measureTranspilers } from './transpilers';
+import { dockerBench, dockerRows } from './docker';
 
 const CONFIG = {
   starts: 5,
@@ -37,6 +38,9 @@ const CONFIG = {
   completionRuns: 50,
   /** %promql: conversions of the 100 x 1,000 answer after the first. */
   promqlRuns: 20,
+  /** Docker: %build vs docker build pairs, and deploys after the first (each one a cutover). */
+  dockerBuildRuns: 3,
+  dockerDeploys: 3,
 };
 
 /** Where tslab is installed and ipykernel keeps its IPython folder; never inside the repo. */
@@ -133,6 +137,16 @@ async function main(): Promise<void> {
     }
   }
 
+  let dockerTable: string[] = [];
+  let dockerMisses: string[] = [];
+  if (selected().includes('opsbook') && process.env.OPSBOOK_BENCH_DOCKER !== '0') {
+    progress('docker: %build vs docker build (10,000 files), %deploy cutover gaps, against the real engine');
+    const outcome = await attempt(() => dockerBench(CONFIG.dockerBuildRuns, CONFIG.dockerDeploys));
+    const drows = outcome.ok ? dockerRows(outcome.value) : [{ metric: 'docker benchmark', value: `failed: ${outcome.error}`, target: '', pass: false }];
+    dockerTable = ['| Docker metric | opsbook | target | |', '|---|---:|---|---|', ...drows.map((r) => `| ${r.metric} | ${r.value} | ${r.target} | ${r.pass === undefined ? '' : r.pass ? 'PASS ✓' : '**FAIL** ✗'} |`)];
+    dockerMisses = drows.filter((r) => r.pass === false).map((r) => r.metric);
+  }
+
   let transpilerTable: string[] = [];
   if (selected().includes('opsbook')) {
     progress('transpilers: sucrase, esbuild and TypeScript, each in a fresh process');
@@ -147,7 +161,7 @@ async function main(): Promise<void> {
   const rows = buildRows(results);
   const table = markdown(rows, results);
   const extra = notes(results);
-  const misses = [...rows.filter((r) => r.verdict === 'FAIL').map((r) => r.metric), ...promqlMisses];
+  const misses = [...rows.filter((r) => r.verdict === 'FAIL').map((r) => r.metric), ...promqlMisses, ...dockerMisses];
   const out: string[] = [
     '',
     `## opsbook benchmark (${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} CPUs, load average ${loadStart} at start, ${loadEnd} at end)`,
@@ -162,6 +176,7 @@ async function main(): Promise<void> {
   if (extra.length > 0) out.push('', 'Notes:', ...extra.map((n) => `- ${n}`));
   if (promqlTable.length > 0) out.push('', ...promqlTable);
   if (transpilerTable.length > 0) out.push('', ...transpilerTable);
+  if (dockerTable.length > 0) out.push('', ...dockerTable);
   const opsRan = results.some((r) => r.name === 'opsbook' && r.available);
   const verdict = !opsRan ? 'opsbook was not run: no target checked.' : misses.length === 0 ? 'All opsbook targets met.' : `TARGETS MISSED (${misses.length}): ${misses.join('; ')}`;
   out.push('', verdict);

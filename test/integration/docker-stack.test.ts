@@ -130,7 +130,9 @@ describeStack('Docker test stack (real engine, local base images, sample app)', 
 
     // SIGTERM with a request in flight: it is answered, and node (PID 1) exits 0 well before docker's 10 s SIGKILL.
     const inFlight = get(`${app.url}/slow`);
-    await sleep(30);
+    // long enough for the request to have reached the app through docker-proxy even on a loaded machine (a request
+    // still in docker-proxy when SIGTERM lands is refused, correctly); /slow answers after 50-300 ms
+    await sleep(200);
     const stopStarted = Date.now();
     await docker(['stop', app.id]);
     const stopMs = Date.now() - stopStarted;
