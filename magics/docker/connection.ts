@@ -4,13 +4,21 @@
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { MagicError } from '../errors';
 import type { NotebookConfig } from '../config';
 import type { Magic } from '../registry';
 import { textValue } from '../registry';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
+
+/**
+ * dockerode, loaded on first use: with its SSH and HTTP stack it takes ~90 ms to load, which every kernel start
+ * would pay (the cell thread loads the magics), notebooks without Docker magics included.
+ */
+function dockerode(): typeof Docker {
+  return require('dockerode') as typeof Docker;
+}
 /** How long the first contact with an engine may take before we say it is unreachable. */
 const PING_TIMEOUT_MS = 3000;
 
@@ -80,11 +88,13 @@ export class DockerConnection {
     let client = this.clients.get(key);
     if (!client) {
       const target = dockerTarget(host, this.env);
-      client = { docker: new Docker(target.options), target, alive: false };
+      const Client = dockerode();
+      client = { docker: new Client(target.options), target, alive: false };
       this.clients.set(key, client);
     }
     if (!client.alive) {
-      const pinger = new Docker({ ...client.target.options, timeout: PING_TIMEOUT_MS });
+      const Client = dockerode();
+      const pinger = new Client({ ...client.target.options, timeout: PING_TIMEOUT_MS });
       try {
         await pinger.ping();
       } catch (e) {

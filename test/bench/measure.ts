@@ -83,6 +83,7 @@ export async function roundTrips(session: Session, warmup: number, runs: number,
   const cold: number[] = [];
   for (let i = 0; i < warmup; i++) {
     const r = await session.execute(code, timeoutMs);
+    session.client.forget(); // the same client for every kernel: it keeps nothing across this loop
     if (i < runs && !Number.isNaN(r.idleMs)) cold.push(r.idleMs);
   }
   const idle: number[] = [];
@@ -92,6 +93,7 @@ export async function roundTrips(session: Session, warmup: number, runs: number,
   const t0 = performance.now();
   for (let i = 0; i < runs; i++) {
     const r = await session.execute(code, timeoutMs);
+    session.client.forget();
     reply.push(r.replyMs);
     if (Number.isNaN(r.idleMs)) missingIdle++;
     else idle.push(r.idleMs);

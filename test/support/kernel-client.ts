@@ -130,6 +130,13 @@ export class KernelClient {
     await this.sendOn(this.stdin, 'input_reply', { value }, m.header);
   }
 
+  /** Drops the messages kept so far (a long benchmark loop would otherwise hold every one of them). */
+  forget(): void {
+    this.iopubLog.length = 0;
+    this.replyLog.length = 0;
+    this.idleSeen.clear();
+  }
+
   onIopubMessage(listener: (m: Message) => void): () => void {
     this.iopubListeners.add(listener);
     return () => this.iopubListeners.delete(listener);
