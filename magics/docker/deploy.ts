@@ -20,6 +20,7 @@ import { DeployRecord, auditLine, writeRecord } from './audit';
 import { HealthGate, describeGate, waitAnswering, waitHealthy, whyUnhealthy } from './health';
 import { LABEL } from './labels';
 import { acquireLock } from './lock';
+import { deploySwarm, requireManager, swarmLabels, tasksBundle } from './swarm';
 
 interface PortMapping {
   host: number;
@@ -346,6 +347,8 @@ const DEPLOY_OPTIONS: Magic['options'] = [
   { name: 'health-url', type: 'string', valueName: 'path', description: 'healthy when GET path answers 2xx/3xx (first -p port)' },
   { name: 'wait', type: 'string', valueName: 'duration', description: 'how long the new version may take to get healthy (default 60s)' },
   { name: 'keep', type: 'number', valueName: 'n', description: 'stopped old versions kept for %rollback (default 5)' },
+  { name: 'swarm', type: 'boolean', description: 'deploy as a Docker Swarm service: rolling start-first update, rolled back by Swarm on failure' },
+  { name: 'replicas', type: 'number', valueName: 'n', description: 'with --swarm: how many tasks (default 1)' },
   { name: 'lock-wait', type: 'string', valueName: 'duration', description: 'how long to wait for another deploy of the service to finish (default 30s)' },
   { name: 'confirm', type: 'boolean', description: 'ask before deploying (headless runs then need --yes)' },
   { name: 'yes', short: 'y', type: 'boolean', description: 'do not ask' },
@@ -363,9 +366,48 @@ export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv
       const spec = specOf(call, env);
       if (call.args.options['dry-run'] === true) return { [Symbol.for('Jupyter.display')]: () => ({ 'text/plain': plan(spec) }) };
       if (call.args.options.confirm === true) await confirm(call, spec);
+      if (call.args.options.swarm === true) return deployToSwarm(call, connection, spec, typeof call.args.options.replicas === 'number' ? call.args.options.replicas : 1);
       return deploy(call, connection, spec);
     },
   };
+}
+
+/** --swarm: Swarm does the rolling update and its rollback; we wait, show progress and tasks, and record it. */
+async function deployToSwarm(call: MagicCall, connection: DockerConnection, spec: DeploySpec, replicas: number): Promise<DeployResult | undefined> {
+  const io = call.io;
+  const mask = masker(spec.secretValues);
+  const { docker, target } = await connection.engine();
+  await requireManager(docker, target.shown);
+  let imageId: string;
+  try {
+    imageId = (await docker.getImage(spec.image).inspect()).Id;
+  } catch {
+    throw new MagicError(`image ${spec.image} is not on the engine`, `build it first with %build <context> -t ${spec.image} (no registry is used: a one-node swarm runs local images)`);
+  }
+  const deployId = newDeployId();
+  const started = Date.now();
+  const at = new Date().toISOString();
+  const by = `${os.userInfo().username}@${os.hostname()}`;
+  const display = io.display({ 'text/plain': `swarm deploy ${spec.image} → ${spec.service}: waiting for the deploy lock` });
+  const lock = await acquireLock(docker, spec.service, imageId, deployId, spec.lockWaitMs, io.signal);
+  try {
+    const existing = (await docker.getService(spec.service).inspect().catch(() => undefined)) as { Spec?: { TaskTemplate?: { ContainerSpec?: { Image?: string } } } } | undefined;
+    const previousImage = existing?.Spec?.TaskTemplate?.ContainerSpec?.Image?.split('@')[0] ?? '';
+    const labels = swarmLabels(createOptions(spec, spec.service, deployId, previousImage, false).Labels ?? {});
+    const outcome = await deploySwarm(docker, { image: spec.image, service: spec.service, replicas, ports: spec.ports, env: spec.env, labels, gate: spec.gate, waitMs: spec.waitMs }, io, (line) =>
+      display.update({ 'text/plain': `swarm deploy ${spec.image} → ${spec.service}: ${line} (${ms(Date.now() - started)})` }),
+    );
+    const rolledBack = outcome.result === 'rolled back';
+    const text = rolledBack ? `failed: Swarm rolled the update back to ${previousImage || 'the previous version'} (${outcome.message})` : outcome.result;
+    const r: DeployRecord = { service: spec.service, deployId, kind: 'deploy (swarm)', image: spec.image, imageId, previousImage, by, at, outcome: mask(text), durationMs: Date.now() - started, cutoverGapMs: undefined };
+    await writeRecord(docker, r).catch((e: Error) => io.stream('stderr', `[opsbook] the audit record could not be written: ${e.message}\n`));
+    const tasks = tasksBundle(outcome.tasks);
+    display.update({ 'text/plain': `${auditLine(r)}\n${tasks['text/plain']}`, 'text/html': `<pre>${escapeHtml(auditLine(r))}</pre>${tasks['text/html']}` });
+    if (rolledBack) throw new MagicError(`the Swarm update of ${spec.service} to ${spec.image} failed and Swarm rolled it back to ${previousImage || 'the previous version'}`, mask(outcome.message));
+    return call.bound ? { ...r, container: spec.service } : undefined;
+  } finally {
+    await lock.release();
+  }
 }
 
 export function rollbackMagic(connection: DockerConnection): Magic {
