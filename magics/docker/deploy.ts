@@ -19,7 +19,7 @@ import type { DockerConnection } from './connection';
 import { DeployRecord, auditLine, writeRecord } from './audit';
 import { HealthGate, describeGate, waitAnswering, waitHealthy, whyUnhealthy } from './health';
 import { LABEL } from './labels';
-import { acquireLock } from './lock';
+import { acquireLock, isStale } from './lock';
 import { deploySwarm, requireManager, swarmLabels, tasksBundle } from './swarm';
 
 interface PortMapping {
@@ -281,7 +281,7 @@ function specOf(call: MagicCall, env: NodeJS.ProcessEnv): DeploySpec {
   const o = call.args.options;
   if (typeof o.name !== 'string') throw new UsageError('%deploy: --name <service> is required', 'usage: %deploy <image> --name <service> [-p HOST:CONTAINER] ...');
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(o.name)) throw new UsageError(`%deploy: "${o.name}" is not a valid service name (letters, digits, _ . -)`);
-  if (!call.args.rest) throw new UsageError('%deploy: no image given', 'usage: %deploy <image> --name <service>');
+  if (!call.args.rest) throw new UsageError('%deploy: no image given', 'usage: %deploy <image> --name <service> (or %deploy --cleanup --name <service>)');
   const secretKeys: string[] = [];
   const secretValues: string[] = [];
   const secrets: string[] = [];
@@ -353,19 +353,56 @@ const DEPLOY_OPTIONS: Magic['options'] = [
   { name: 'confirm', type: 'boolean', description: 'ask before deploying (headless runs then need --yes)' },
   { name: 'yes', short: 'y', type: 'boolean', description: 'do not ask' },
   { name: 'dry-run', type: 'boolean', description: 'show what would happen, change nothing' },
+  { name: 'cleanup', type: 'boolean', description: "remove what failed or interrupted deploys of --name left: candidates, a dead kernel's lock, old stopped versions beyond --keep" },
 ];
+
+/** Services listed in OPSBOOK_PROTECTED_SERVICES (comma-separated) always ask before a deploy or rollback. */
+export function isProtected(service: string, env: NodeJS.ProcessEnv): boolean {
+  return (env.OPSBOOK_PROTECTED_SERVICES ?? '').split(',').map((s) => s.trim()).includes(service);
+}
+
+/** %deploy --cleanup --name S: leftovers of failed or interrupted deploys, found by their labels. */
+async function cleanup(call: MagicCall, connection: DockerConnection): Promise<object> {
+  const service = call.args.options.name;
+  if (typeof service !== 'string') throw new UsageError('%deploy --cleanup needs --name <service>');
+  const keep = typeof call.args.options.keep === 'number' ? call.args.options.keep : 5;
+  const { docker } = await connection.engine();
+  const removed: string[] = [];
+  const all = await docker.listContainers({ all: true, filters: { label: [`${LABEL.service}=${service}`] } });
+  for (const c of all) {
+    const name = c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12);
+    if (name.endsWith('-candidate')) {
+      await removeQuietly(docker.getContainer(c.Id));
+      removed.push(`${name} (a candidate left by deploy ${c.Labels[LABEL.deployId] ?? '?'})`);
+    } else if (c.Labels[LABEL.lock] === 'true') {
+      const holder = { by: c.Labels['opsbook.lock.by'] ?? '?', host: c.Labels['opsbook.lock.host'] ?? '?', pid: Number(c.Labels['opsbook.lock.pid'] ?? 0), since: c.Labels['opsbook.lock.since'] ?? '?', deployId: c.Labels[LABEL.deployId] ?? '?' };
+      if (isStale(holder)) {
+        await removeQuietly(docker.getContainer(c.Id));
+        removed.push(`${name} (the lock of a kernel that is gone, held since ${holder.since})`);
+      }
+    }
+  }
+  const before = new Set((await docker.listContainers({ all: true, filters: { label: [`${LABEL.service}=${service}`] } })).map((c) => c.Id));
+  await trimOld(docker, service, keep);
+  const after = new Set((await docker.listContainers({ all: true, filters: { label: [`${LABEL.service}=${service}`] } })).map((c) => c.Id));
+  const trimmed = [...before].filter((id) => !after.has(id)).length;
+  if (trimmed > 0) removed.push(`${trimmed} stopped old version${trimmed === 1 ? '' : 's'} beyond --keep ${keep}`);
+  const text = removed.length === 0 ? `nothing to clean up for ${service}` : `cleaned up ${service}:\n${removed.map((r) => `  ${r}`).join('\n')}`;
+  return { [Symbol.for('Jupyter.display')]: () => ({ 'text/plain': text }) };
+}
 
 export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv = process.env): Magic {
   return {
     name: 'deploy',
     summary: 'deploy an image as a service: health-gated cutover, the old version kept serving on failure, audited',
     kind: 'line',
-    positional: { name: 'image', description: 'the image to run (built with %build)', required: true },
+    positional: { name: 'image', description: 'the image to run (built with %build)' },
     options: DEPLOY_OPTIONS,
     run: async (call) => {
+      if (call.args.options.cleanup === true) return cleanup(call, connection);
       const spec = specOf(call, env);
       if (call.args.options['dry-run'] === true) return { [Symbol.for('Jupyter.display')]: () => ({ 'text/plain': plan(spec) }) };
-      if (call.args.options.confirm === true) await confirm(call, spec);
+      if (call.args.options.confirm === true || isProtected(spec.service, env)) await confirm(call, spec);
       if (call.args.options.swarm === true) return deployToSwarm(call, connection, spec, typeof call.args.options.replicas === 'number' ? call.args.options.replicas : 1);
       return deploy(call, connection, spec);
     },
@@ -450,7 +487,7 @@ export function rollbackMagic(connection: DockerConnection): Magic {
         keep: 5,
         lockWaitMs: LOCK_WAIT_MS,
       };
-      if (call.args.options.confirm === true) await confirm(call, spec);
+      if (call.args.options.confirm === true || isProtected(service, process.env)) await confirm(call, spec);
       return deploy(call, connection, spec);
     },
   };

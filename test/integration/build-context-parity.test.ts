@@ -249,12 +249,6 @@ async function tarRows(tar: Buffer | Readable): Promise<string[]> {
   return rows;
 }
 
-async function drain(stream: AsyncIterable<unknown>): Promise<number> {
-  let bytes = 0;
-  for await (const chunk of stream) bytes += (chunk as Buffer).length;
-  return bytes;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Real builds
 
@@ -283,62 +277,6 @@ async function buildWithPackContext(engine: Docker, context: string, tag: string
 
 async function listingOf(image: string): Promise<string> {
   return docker(['run', '--rm', '--label', 'opsbook.test=1', image, 'cat', '/listing']);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Timing
-
-const TIMING_RUNS = 3;
-
-function makeTimingContext(root: string, ignore: string): void {
-  for (let dir = 0; dir < 100; dir += 1) {
-    for (let file = 0; file < 100; file += 1) writeFile(root, `src/d${dir}/f${file}.txt`, `file ${dir}/${file} `.repeat(1 + ((dir * file) % 50)));
-  }
-  for (let pkg = 0; pkg < 200; pkg += 1) {
-    for (let file = 0; file < 100; file += 1) writeFile(root, `node_modules/pkg${pkg}/lib/m${file}.js`, 'module.exports = 1;\n');
-  }
-  writeFile(root, 'Dockerfile', `FROM ${BUSYBOX_IMAGE}\nLABEL opsbook.timing=1\n`);
-  writeFile(root, '.dockerignore', ignore);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-function describeTimes(values: number[]): string {
-  return `median ${median(values).toFixed(0)} ms (runs: ${values.map((value) => value.toFixed(0)).join(', ')})`;
-}
-
-async function timePackOnly(context: string): Promise<number> {
-  const started = performance.now();
-  const packed = packContext(context);
-  await drain(packed.stream);
-  await packed.done;
-  return performance.now() - started;
-}
-
-async function timePackToFakeEngine(fake: FakeEngine, context: string): Promise<number> {
-  const engine = new Docker({ socketPath: fake.socketPath, version: `v${API_VERSION}` });
-  const captured = fake.nextBuild();
-  const started = performance.now();
-  const packed = packContext(context);
-  const response = await engine.buildImage(packed.stream, { dockerfile: await packed.dockerfile, version: '1' });
-  await drain(response);
-  return (await captured).receivedAt - started;
-}
-
-async function timeCliToFakeEngine(fake: FakeEngine, context: string): Promise<number> {
-  const captured = await fake.captureCli(['-q', context]);
-  return captured.receivedAt - captured.startedAt;
-}
-
-async function timeEndToEnd(build: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await build();
-  const elapsed = performance.now() - started;
-  await removeImagesOfThisRun();
-  return elapsed;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -399,48 +337,4 @@ describeDocker('build context parity with the docker CLI (legacy builder)', () =
     expect(cliListing).toContain('./ünïcödé/файл.txt');
     console.log(`parity: ${cliListing.trim().split('\n').length} paths under /ctx identical; packContext sent ${ours.summary.entries} entries, ${ours.summary.bytes} bytes`);
   }, 180000);
-
-  test('timing: 10,000 files with a 20,000-file ignored node_modules (printed, not asserted)', async () => {
-    const plain = path.join(scratch, 'timing');
-    makeTimingContext(plain, 'node_modules\n');
-    const withException = path.join(scratch, 'timing-exception');
-    makeTimingContext(withException, 'node_modules\n!node_modules/pkg7\n');
-    const cliStart: number[] = [];
-    const packOnly: number[] = [];
-    const packOnlyException: number[] = [];
-    const packToFake: number[] = [];
-    const cliToFake: number[] = [];
-    const cliToFakeException: number[] = [];
-    for (let run = 0; run < TIMING_RUNS; run += 1) {
-      const started = performance.now();
-      await runCommand('docker', ['--version']);
-      cliStart.push(performance.now() - started);
-      packOnly.push(await timePackOnly(plain));
-      cliToFake.push(await timeCliToFakeEngine(fake, plain));
-      packToFake.push(await timePackToFakeEngine(fake, plain));
-      packOnlyException.push(await timePackOnly(withException));
-      cliToFakeException.push(await timeCliToFakeEngine(fake, withException));
-    }
-    const endToEndCli: number[] = [];
-    const endToEndPack: number[] = [];
-    for (let run = 0; run < 2; run += 1) {
-      endToEndCli.push(await timeEndToEnd(() => buildWithCli(plain, `opsbook-test/context-timing:cli-${RUN_ID}`)));
-      endToEndPack.push(await timeEndToEnd(() => buildWithPackContext(engine, plain, `opsbook-test/context-timing:pack-${RUN_ID}`)));
-    }
-    console.log(
-      [
-        'build context timing, 10,000 small files + node_modules of 20,000 files (ignored):',
-        `  docker CLI process start (docker --version):        ${describeTimes(cliStart)}`,
-        `  packContext, in-process, stream drained:              ${describeTimes(packOnly)}`,
-        `  packContext -> dockerode -> fake engine (last byte):  ${describeTimes(packToFake)}`,
-        `  docker build -> fake engine (spawn to last byte):     ${describeTimes(cliToFake)}`,
-        '  with `!node_modules/pkg7` (node_modules walked):',
-        `    packContext, in-process:                            ${describeTimes(packOnlyException)}`,
-        `    docker build -> fake engine:                        ${describeTimes(cliToFakeException)}`,
-        '  real engine, full legacy build (FROM + LABEL, --no-cache):',
-        `    docker build:                                       ${describeTimes(endToEndCli)}`,
-        `    dockerode.buildImage(packContext):                  ${describeTimes(endToEndPack)}`,
-      ].join('\n'),
-    );
-  }, 300000);
 });

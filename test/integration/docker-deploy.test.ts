@@ -22,7 +22,8 @@ const SECRET = 'db-pa55word-never-shown';
 
 function get(port: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', timeout: 1000, agent: false }, (res) => {
+    // a slow answer on a busy 2-core machine is not an outage: only refused, reset or 5 s silent counts
+    const req = http.get({ host: '127.0.0.1', port, path: '/', timeout: 5000, agent: false }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -71,7 +72,7 @@ describeDocker('%deploy against a real Docker engine', () => {
     await buildSampleApp(images.v2, { version: '2', labels });
     await buildSampleApp(images.bad, { version: 'bad', unhealthy: true, labels });
     port = await freePort();
-    k = await startTestKernel({ env: { OPSBOOK_DB_PASSWORD: SECRET } });
+    k = await startTestKernel({ env: { OPSBOOK_DB_PASSWORD: SECRET, OPSBOOK_PROTECTED_SERVICES: `other,${SERVICE}` } });
   }, 240_000);
   afterAll(async () => {
     await k?.stop();
@@ -163,5 +164,36 @@ describeDocker('%deploy against a real Docker engine', () => {
     expect(valueOf(dry.outputs)).toMatch(/^would deploy .* \(secret: DB_PASSWORD\)/s);
     expect(textOf(dry.outputs, dry.reply)).not.toContain(SECRET);
     expect((await get(port)).body).toContain('2');
+  });
+
+  test('a protected service asks through stdin (y deploys), and headless it needs --yes', async () => {
+    const headless = await k.client.execute(`%deploy ${images.v1} --name ${SERVICE} -p ${port}:8080`, { allow_stdin: false }, 20_000);
+    expect(String(headless.reply.content.evalue)).toMatch(/needs a confirmation and this run cannot ask/);
+    const prompts: string[] = [];
+    k.client.onInput = (m) => {
+      prompts.push(String(m.content.prompt));
+      return 'y';
+    };
+    try {
+      const asked = await k.client.execute(`%deploy ${images.v1} --name ${SERVICE} -p ${port}:8080 --wait 20s`, { allow_stdin: true }, 90_000);
+      expect(asked.reply.content.status).toBe('ok');
+      expect(prompts).toEqual([`Deploy ${images.v1} to ${SERVICE}? [y/N] `]);
+    } finally {
+      k.client.onInput = undefined;
+    }
+    expect((await get(port)).body).toContain('1');
+  });
+
+  test('--cleanup removes a candidate a failed deploy left and the lock of a dead kernel, nothing that serves', async () => {
+    const base = ['--label', 'opsbook.managed=true', '--label', `opsbook.service=${SERVICE}`, '--label', `opsbook.test.run=${RUN}`];
+    execFileSync('docker', ['create', '--name', `${SERVICE}-leftover-candidate`, ...base, '--label', 'opsbook.deploy-id=leftover', images.v1]);
+    const dead = Number(execFileSync('sh', ['-c', 'sh -c "echo $$"'], { encoding: 'utf8' }).trim()); // a pid that has exited
+    execFileSync('docker', ['create', '--name', `opsbook-lock-${SERVICE}`, ...base, '--label', 'opsbook.lock=true', '--label', `opsbook.lock.host=${os.hostname()}`, '--label', `opsbook.lock.pid=${dead}`, '--label', 'opsbook.lock.since=2026-11-25T05:00:00.000Z', images.v1, 'true']);
+    const r = await k.client.execute(`%deploy --cleanup --name ${SERVICE}`);
+    const text = valueOf(r.outputs) ?? '';
+    expect(text).toContain(`${SERVICE}-leftover-candidate (a candidate left by deploy leftover)`);
+    expect(text).toContain(`opsbook-lock-${SERVICE} (the lock of a kernel that is gone, held since 2026-11-25T05:00:00.000Z)`);
+    expect((await get(port)).status).toBe(200);
+    expect(valueOf((await k.client.execute(`%deploy --cleanup --name ${SERVICE}`)).outputs)).toBe(`nothing to clean up for ${SERVICE}`);
   });
 });
