@@ -3,6 +3,7 @@
 // is not, gathers why: its last log lines and its health-check log, for the cell's error.
 import * as http from 'node:http';
 import type Docker from 'dockerode';
+import { sleep } from '../sleep';
 
 export type HealthGate = { kind: 'image' } | { kind: 'cmd'; command: string } | { kind: 'url'; path: string } | { kind: 'none' };
 
@@ -52,17 +53,6 @@ export async function waitAnswering(port: number, timeoutMs: number, signal: Abo
   return false;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /**
  * Waits for a container to pass its gate. `url` is where the HTTP probe goes (for a --health-url gate).

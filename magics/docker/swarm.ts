@@ -8,6 +8,7 @@ import { MagicError } from '../errors';
 import { escapeHtml } from '../promql/bundle';
 import type { HealthGate } from './health';
 import { LABEL } from './labels';
+import { sleep } from '../sleep';
 
 export interface SwarmSpec {
   image: string;
@@ -96,17 +97,6 @@ export function tasksBundle(tasks: TaskRow[]): { 'text/plain': string; 'text/htm
   return { 'text/plain': text, 'text/html': html };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /**
  * Creates or updates the Swarm service and waits until Swarm says the update completed (or every replica of a new

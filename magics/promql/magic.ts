@@ -15,6 +15,7 @@ import { PromqlQuery, QueryRange, queriesOf, rangeOf } from './queries';
 import { InstantRow, MatrixSeries, SamplePair, Series, VectorSample, matrixToSeries, scalarToRows, vectorToRows } from './series';
 import { formatDuration, parseDuration, parseTime } from './time';
 import { UNIT_NAMES, UnitName, parseUnit } from './units';
+import { sleep } from '../sleep';
 
 /** What `const r = %promql ...` binds. */
 export interface PromqlResult {
@@ -155,17 +156,6 @@ async function ask(call: MagicCall, config: NotebookConfig, plotly: PlotlyLibrar
   return { result, bundle: { ...chartBundle(figure, { summary, plotly, owner, ...notes }) } };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** --watch: the same display updated in place every interval, until --for has passed or the cell is interrupted. */
 async function watch(call: MagicCall, io: Io, first: Answer, refresh: () => Promise<Answer>): Promise<Answer> {
