@@ -1,5 +1,18 @@
 // Magics about magics: %lsmagic lists every magic with its one-line summary.
 import { Magic, MagicRegistry, textValue } from './registry';
+import { SystemExit } from './errors';
+
+/** %stop-here [reason]: ends the run here as a success (SystemExit 0, which papermill and `opsbook run` accept). */
+export const stopHereMagic: Magic = {
+  name: 'stop-here',
+  summary: 'stop the runbook here, as a success (SystemExit 0); the cells below do not run',
+  kind: 'line',
+  rawArgs: true,
+  options: [],
+  run: async ({ args }) => {
+    throw new SystemExit(0, args.rest ? `stopped here: ${args.rest}` : 'stopped here on purpose (%stop-here)');
+  },
+};
 
 export function lsmagic(registry: MagicRegistry): Magic {
   return {

@@ -19,6 +19,18 @@ export class UsageError extends MagicError {
   }
 }
 
+/**
+ * Stops a runbook early, as a success the way papermill understands it: an `error` named SystemExit whose
+ * value is the exit code (0). Raised by `exit(0)` in a cell and by %stop-here.
+ */
+export class SystemExit extends Error {
+  override name = 'SystemExit';
+  readonly expected = true;
+  constructor(readonly code: number = 0, readonly hint?: string) {
+    super(String(code));
+  }
+}
+
 /** Whether an error is one of ours that needs no traceback (duck-typed: it may come from another realm). */
 export function isExpectedError(error: unknown): error is Error & { expected: true; hint?: string } {
   return error instanceof Error && (error as { expected?: unknown }).expected === true;

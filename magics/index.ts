@@ -1,7 +1,7 @@
 // The magics a kernel starts with, registered in one registry that shares one notebook configuration.
 import { MagicRegistry } from './registry';
 import { NotebookConfig, configMagic, prometheusMagic } from './config';
-import { lsmagic } from './builtin';
+import { lsmagic, stopHereMagic } from './builtin';
 import { shellMagic } from './shell';
 import { promqlMagic } from './promql/magic';
 import { DockerConnection, dockerMagic } from './docker/connection';
@@ -22,6 +22,7 @@ export function createMagics(env: NodeJS.ProcessEnv = process.env): Magics {
   const config = new NotebookConfig(env);
   registry.register(lsmagic(registry));
   registry.register(shellMagic);
+  registry.register(stopHereMagic);
   registry.register(configMagic(config));
   registry.register(prometheusMagic(config));
   registry.register(promqlMagic(config, undefined, env));

@@ -9,6 +9,7 @@ import { toBundle } from './display';
 import { html, json, markdown, png, svg } from './rich-values';
 import type { CommManager } from './comms';
 import type { DisplayHandle } from '../io';
+import { SystemExit } from '../../magics/errors';
 import type { MimeBundle } from '../messages';
 
 export interface CellGlobals {
@@ -69,6 +70,13 @@ export function installCellGlobals(currentIo: () => CellIo | undefined, comms: C
       requireIo().clearOutput(options.wait === true);
     },
     input: (prompt = '') => requireIo().input(String(prompt)),
+    /** Ends the run here: exit(0) is a success for papermill and `opsbook run` (SystemExit 0), like Python's. */
+    exit: (code = 0): never => {
+      throw new SystemExit(Number(code) || 0);
+    },
+    quit: (code = 0): never => {
+      throw new SystemExit(Number(code) || 0);
+    },
     password: (prompt = '') => requireIo().input(String(prompt), { password: true }),
     html,
     markdown,

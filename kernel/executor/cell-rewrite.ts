@@ -7,6 +7,7 @@ import * as acorn from 'acorn';
 import { transform } from 'sucrase';
 import { CellEdits, originalPosition } from './cell-positions';
 import { expandMagicLines } from './magic-lines';
+import { papermillParameters } from './papermill';
 
 export interface RewrittenCell {
   code: string;
@@ -78,7 +79,7 @@ export interface ParsedCell {
 
 /** Transpiles and parses a cell (as a module, so import/export and top-level await are syntax). */
 export function parseCell(cellText: string): ParsedCell {
-  const code = expandMagicLines(cellText);
+  const code = expandMagicLines(papermillParameters(cellText) ?? cellText);
   const js = transpileCell(code);
   try {
     return { js, program: acorn.parse(js, { ecmaVersion: 'latest', sourceType: 'module', allowHashBang: true, locations: true }) };
@@ -188,7 +189,7 @@ function rewrite(code: string): RewrittenCell {
     at = e.end;
   }
   out += js.slice(at);
-  const positions: CellEdits = { source: expandMagicLines(code), js, edits };
+  const positions: CellEdits = { source: expandMagicLines(papermillParameters(code) ?? code), js, edits };
   if (!async) {
     // A script's completion value is its last expression statement's value; rewritten declarations are
     // expression statements too, so a cell that does not end in a value ends in `void 0`.

@@ -228,3 +228,16 @@ test('a cell that ends in `await x;` or an awaiting loop gets its reply (no valu
     expect(r.outputs.filter((m) => m.header.msg_type === 'execute_result')).toEqual([]);
   }
 });
+
+test("papermill's injected Python parameters bind TypeScript values; exit(0) and %stop-here end a run as SystemExit 0", async () => {
+  const injected = '# Parameters\nservice = "api"\nversion = 2\nconfirm = True\nnote = None\nhosts = ["a", "b"]\nlimits = {"cpu": 0.5, "tags": ["x"]}\n';
+  const r = await k.client.execute(injected);
+  expect(r.reply.content.status).toBe('ok');
+  const used = await k.client.execute('[service, version + 1, confirm, note, hosts.join("+"), limits.tags[0]]');
+  expect(used.outputs.find((m) => m.header.msg_type === 'execute_result')?.content.data).toEqual({ 'text/plain': "[ 'api', 3, true, null, 'a+b', 'x' ]" });
+  for (const code of ['exit(0)', '%stop-here nothing to do today']) {
+    const stopped = await k.client.execute(code);
+    expect([stopped.reply.content.status, stopped.reply.content.ename, stopped.reply.content.evalue]).toEqual(['error', 'SystemExit', '0']);
+    expect((stopped.reply.content.traceback as string[])[0]).toBe('SystemExit: 0');
+  }
+});
