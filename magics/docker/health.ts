@@ -3,6 +3,7 @@
 // is not, gathers why: its last log lines and its health-check log, for the cell's error.
 import * as http from 'node:http';
 import type Docker from 'dockerode';
+import { FrameDemuxer } from './logs';
 import { sleep } from '../sleep';
 
 export type HealthGate = { kind: 'image' } | { kind: 'cmd'; command: string } | { kind: 'url'; path: string } | { kind: 'none' };
@@ -80,20 +81,14 @@ export async function waitHealthy(container: Docker.Container, gate: HealthGate,
   }
 }
 
-/** Splits Docker's multiplexed log stream (8-byte frame headers) into lines, prefixed by `err|` for stderr. */
+/** Docker's multiplexed log bytes (see logs.ts's FrameDemuxer) as lines, stderr ones prefixed by `err| `. */
 export function demuxLines(buffer: Buffer): string[] {
-  let at = 0;
-  let text = '';
-  const multiplexed = buffer.length >= 8 && buffer[0] <= 2 && buffer[1] === 0 && buffer[2] === 0 && buffer[3] === 0;
-  if (!multiplexed) return buffer.toString('utf8').split('\n').filter((l) => l !== '');
-  while (at + 8 <= buffer.length) {
-    const kind = buffer[at];
-    const size = buffer.readUInt32BE(at + 4);
-    const chunk = buffer.subarray(at + 8, at + 8 + size).toString('utf8');
-    text += chunk.split('\n').map((line, i, all) => (line === '' && i === all.length - 1 ? '' : `${kind === 2 ? 'err| ' : ''}${line}`)).join('\n');
-    at += 8 + size;
-  }
-  return text.split('\n').filter((l) => l !== '');
+  const lines: string[] = [];
+  new FrameDemuxer((stream, payload) => {
+    const prefix = stream === 'stderr' ? 'err| ' : '';
+    for (const line of payload.toString('utf8').split('\n')) if (line !== '') lines.push(`${prefix}${line}`);
+  }).push(buffer);
+  return lines;
 }
 
 /** The container's last log lines and the outputs of its last health checks, for a failed deploy's error. */

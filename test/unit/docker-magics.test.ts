@@ -72,3 +72,16 @@ test('a Swarm service spec: one task at a time, start-first, rolled back by Swar
   const notManager = { info: async () => ({ Swarm: { LocalNodeState: 'inactive' } }) } as unknown as import('dockerode');
   await expect(requireManager(notManager, 'unix:///var/run/docker.sock')).rejects.toThrow('the Docker engine at unix:///var/run/docker.sock is not a Swarm manager');
 });
+
+test("a container's multiplexed log bytes become lines, stderr marked; a TTY container's raw bytes too", async () => {
+  const { demuxLines } = await import('../../magics/docker/health');
+  const frame = (stream: number, text: string) => {
+    const body = Buffer.from(text);
+    const head = Buffer.alloc(8);
+    head[0] = stream;
+    head.writeUInt32BE(body.length, 4);
+    return Buffer.concat([head, body]);
+  };
+  expect(demuxLines(Buffer.concat([frame(1, 'out 1\nout 2\n'), frame(2, 'err 1\n')]))).toEqual(['out 1', 'out 2', 'err| err 1']);
+  expect(demuxLines(Buffer.from('raw line\nraw 2\n'))).toEqual(['raw line', 'raw 2']);
+});
