@@ -19,6 +19,8 @@ export interface HandlerDeps {
   /** Remembers which request owns output the executor sends back under this id. */
   track(parent: Message): string;
   shutdown(restart: boolean): void;
+  /** Counts an executed cell by its reply status (kernel/metrics.ts). */
+  countCell(status: string): void;
 }
 
 function str(v: unknown, fallback = ''): string {
@@ -68,6 +70,7 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
       if (!silent) deps.publish(message, 'execute_input', { code, execution_count: count });
       if (storeHistory) history.add(count, code);
       const content = await reply;
+      if (!silent) deps.countCell(String(content.status));
       return { content: { ...content, execution_count: count }, metadata: { started: message.header.date } };
     },
 

@@ -19,6 +19,12 @@ export interface InputOptions {
   password?: boolean;
 }
 
+/** What the ops magics report for the kernel's metrics (kernel/metrics.ts): magics run, builds, deploys. */
+export type OpsEvent =
+  | { kind: 'magic'; name: string; seconds: number; outcome: 'ok' | 'usage' | 'error' | 'interrupted' }
+  | { kind: 'build'; seconds: number; outcome: 'ok' | 'error' }
+  | { kind: 'deploy' | 'rollback'; service: string; outcome: 'deployed' | 'failed' | 'rolled back' };
+
 export interface Io {
   stream(name: 'stdout' | 'stderr', text: string): void;
   display(bundle: MimeBundle, options?: DisplayOptions): DisplayHandle;
@@ -29,6 +35,8 @@ export interface Io {
   readonly signal: AbortSignal;
   /** The notebook cell that runs, when the frontend says (JupyterLab sends it; classic Notebook and nbclient do not). */
   readonly cellId?: string;
+  /** Counts an ops event in the kernel's metrics (served when OPSBOOK_METRICS_PORT is set). */
+  record?(event: OpsEvent): void;
 }
 
 export class StdinNotAllowedError extends Error {

@@ -9,6 +9,7 @@ import { Dispatcher } from './dispatcher';
 import { createHandlers, KernelState } from './handlers';
 import { ExecutorClient } from './executor/client';
 import { History } from './history';
+import { kernelMetrics } from './metrics';
 import { endChildren } from './children';
 import { log } from './log';
 
@@ -30,6 +31,8 @@ export class Kernel {
   private readonly state: KernelState = { executionCount: 0 };
   /** Input history, persisted in the user's data folder (kernel/history.ts); this kernel is the next session. */
   private readonly history = History.forKernel();
+  /** Cells, magics, builds and deploys counted for /metrics (only when OPSBOOK_METRICS_PORT is set). */
+  private readonly metrics = kernelMetrics();
   private shuttingDown = false;
   /**
    * IOPub messages published before the first subscriber arrived. A kernel this fast can answer a frontend's
@@ -50,6 +53,7 @@ export class Kernel {
     this.executor = new ExecutorClient({
       iopub: (id, msgType, content, metadata) => this.publishFor(id, msgType, content, metadata),
       inputRequest: (id, inputId, prompt, password) => this.requestInput(id, inputId, prompt, password),
+      metric: (event) => this.metrics.event(event),
       restarted: (ids, reason) => {
         for (const id of ids) this.publishFor(id, 'stream', { name: 'stderr', text: `[opsbook] ${reason}\n` });
       },
@@ -61,6 +65,7 @@ export class Kernel {
       publish: (parent, msgType, content) => this.publish(parent.header, msgType, content),
       track: (parent) => this.track(parent),
       shutdown: (restart) => void this.shutdown(restart),
+      countCell: (status) => this.metrics.cell(status),
     });
     this.dispatcher = new Dispatcher(handlers, {
       reply: (channel, out) => this.send(channel, out),
@@ -211,6 +216,7 @@ export class Kernel {
     await endChildren().catch(() => undefined);
     await this.executor.stop().catch(() => undefined);
     await this.transport.close();
+    await this.metrics.close();
     await this.history.flush();
     process.exit(0);
   }

@@ -4,7 +4,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { MimeBundle } from '../messages';
-import { DisplayHandle, DisplayOptions, InputOptions, InterruptedError, Io, StdinNotAllowedError } from '../io';
+import { DisplayHandle, DisplayOptions, InputOptions, InterruptedError, Io, OpsEvent, StdinNotAllowedError } from '../io';
 import type { ToMain } from './protocol';
 
 export type Post = (message: ToMain) => void;
@@ -40,6 +40,10 @@ export class CellIo implements Io {
     private readonly post: Post,
     private readonly options: { silent: boolean; allowStdin: boolean; cellId?: string },
   ) {}
+
+  record(event: OpsEvent): void {
+    this.post({ type: 'metric', event });
+  }
 
   /** The notebook cell this request runs, when the frontend says (JupyterLab's `cellId` metadata). */
   get cellId(): string | undefined {

@@ -6,6 +6,7 @@ import { Session } from 'node:inspector';
 import * as path from 'node:path';
 import { BEFORE_TERMINATE } from './protocol';
 import type { ToMain, ToWorker } from './protocol';
+import type { OpsEvent } from '../io';
 import { log } from '../log';
 
 type Command = Extract<ToWorker, { id: string }>;
@@ -16,6 +17,8 @@ export interface ExecutorEvents {
   inputRequest(requestId: string, inputId: string, prompt: string, password: boolean): void;
   /** The worker died (process.exit in a cell, out of memory...) and was replaced; state is gone. */
   restarted(requestIds: string[], reason: string): void;
+  /** An ops event (magic run, build, deploy) for the kernel's metrics. */
+  metric(event: OpsEvent): void;
 }
 
 interface Interrupting {
@@ -105,6 +108,9 @@ export class ExecutorClient {
         break;
       case 'interrupted':
         this.acknowledged(m.interruptId, m.attempt);
+        break;
+      case 'metric':
+        this.events.metric(m.event);
         break;
       case 'ready':
         break;

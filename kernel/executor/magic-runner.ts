@@ -3,12 +3,24 @@
 import type { MagicRegistry, MagicRequest } from '../../magics/registry';
 import type { Io } from '../io';
 import { MAGIC_RUNNER } from './magic-lines';
+import { UsageError } from '../../magics/errors';
 
 export function installMagicRunner(registry: MagicRegistry, currentIo: () => Io | undefined): void {
   const run = (request: Partial<MagicRequest> & { name: string }): Promise<unknown> => {
     const io = currentIo();
     if (!io) return Promise.reject(new Error('a magic can only run inside a cell'));
-    return registry.run({ text: '', cell: false, help: false, bound: false, ...request }, io);
+    const started = Date.now();
+    const outcome = (o: 'ok' | 'usage' | 'error' | 'interrupted') => io.record?.({ kind: 'magic', name: request.name, seconds: (Date.now() - started) / 1000, outcome: o });
+    return registry.run({ text: '', cell: false, help: false, bound: false, ...request }, io).then(
+      (value) => {
+        outcome('ok');
+        return value;
+      },
+      (e: unknown) => {
+        outcome(io.signal.aborted ? 'interrupted' : e instanceof UsageError ? 'usage' : 'error');
+        throw e;
+      },
+    );
   };
   Object.defineProperty(globalThis, Symbol.for(MAGIC_RUNNER), { value: run, enumerable: false, configurable: true });
 }

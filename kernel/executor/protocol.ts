@@ -1,5 +1,6 @@
 // Messages between the protocol thread (main) and the executor worker thread. Structured-clone data only.
 import type { MimeBundle } from '../messages';
+import type { OpsEvent } from '../io';
 
 /**
  * Symbol.for key of a function on the worker's global that the protocol thread calls through the inspector just
@@ -37,7 +38,9 @@ export type ToMain =
   /** An IOPub message owned by request `id` (its parent header). */
   | { type: 'iopub'; id: string; msgType: string; content: Record<string, unknown>; metadata?: Record<string, unknown> }
   | { type: 'input_request'; id: string; inputId: string; prompt: string; password: boolean }
-  | { type: 'interrupted'; interruptId: number; attempt: number };
+  | { type: 'interrupted'; interruptId: number; attempt: number }
+  /** An ops event for the kernel's metrics (kernel/metrics.ts). */
+  | { type: 'metric'; event: OpsEvent };
 
 export interface ErrorContent {
   ename: string;

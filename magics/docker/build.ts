@@ -188,6 +188,7 @@ async function runBuild(call: MagicCall, connection: DockerConnection, env: Node
       const step = progress.current;
       const where = step ? `Step ${step.number}/${progress.totalSteps ?? '?'} (${step.instruction})` : 'before the first step';
       display.update({ 'text/plain': `build failed at ${where}`, 'text/html': `<b>build failed</b> at ${escapeHtml(where)}<details open><summary>last log lines</summary><pre>${escapeHtml(progress.lastLines(FAILURE_LOG_LINES).join('\n'))}</pre></details>` });
+      io.record?.({ kind: 'build', seconds: (Date.now() - startedAt) / 1000, outcome: 'error' });
       throw new MagicError(`build failed at ${where}: ${progress.error}`, progress.lastLines(FAILURE_LOG_LINES).join('\n'));
     }
     if (!progress.imageId) throw new MagicError('the build ended without an image id', progress.lastLines(FAILURE_LOG_LINES).join('\n'));
@@ -204,6 +205,7 @@ async function runBuild(call: MagicCall, connection: DockerConnection, env: Node
       contextBytes: sent.bytes,
     };
     display.update(summaryBundle(result, progress.logText(), verbose));
+    io.record?.({ kind: 'build', seconds: result.durationMs / 1000, outcome: 'ok' });
     return call.bound ? result : undefined;
   } catch (e) {
     if (abort.signal.aborted || io.signal.aborted) {

@@ -205,6 +205,7 @@ async function deploy(call: MagicCall, connection: DockerConnection, spec: Deplo
   const lock = await acquireLock(docker, spec.service, imageId, deployId, spec.lockWaitMs, io.signal);
   const record = async (outcome: string, gap: number | undefined): Promise<DeployRecord> => {
     const r: DeployRecord = { service: spec.service, deployId, kind: spec.kind, image: spec.image, imageId, previousImage: previousImage, by, at, outcome: mask(outcome), durationMs: Date.now() - started, cutoverGapMs: gap };
+    io.record?.({ kind: spec.kind, service: spec.service, outcome: outcome.startsWith('failed') ? 'failed' : spec.kind === 'rollback' ? 'rolled back' : 'deployed' });
     await writeRecord(docker, r).catch((e: Error) => io.stream('stderr', `[opsbook] the audit record could not be written: ${e.message}\n`));
     return r;
   };
@@ -437,6 +438,7 @@ async function deployToSwarm(call: MagicCall, connection: DockerConnection, spec
     const rolledBack = outcome.result === 'rolled back';
     const text = rolledBack ? `failed: Swarm rolled the update back to ${previousImage || 'the previous version'} (${outcome.message})` : outcome.result;
     const r: DeployRecord = { service: spec.service, deployId, kind: 'deploy (swarm)', image: spec.image, imageId, previousImage, by, at, outcome: mask(text), durationMs: Date.now() - started, cutoverGapMs: undefined };
+    io.record?.({ kind: 'deploy', service: spec.service, outcome: rolledBack ? 'failed' : 'deployed' });
     await writeRecord(docker, r).catch((e: Error) => io.stream('stderr', `[opsbook] the audit record could not be written: ${e.message}\n`));
     const tasks = tasksBundle(outcome.tasks);
     display.update({ 'text/plain': `${auditLine(r)}\n${tasks['text/plain']}`, 'text/html': `<pre>${escapeHtml(auditLine(r))}</pre>${tasks['text/html']}` });

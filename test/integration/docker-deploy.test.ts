@@ -61,6 +61,7 @@ const valueOf = (outputs: Message[]) => (outputs.find((m) => m.header.msg_type =
 describeDocker('%deploy against a real Docker engine', () => {
   let k: TestKernel;
   let port: number;
+  let metricsPort: number;
   const images = { v1: `opsbook-test/api:1-${process.pid}`, v2: `opsbook-test/api:2-${process.pid}`, bad: `opsbook-test/api:bad-${process.pid}` };
   const deploy = (image: string, extra = '') => k.client.execute(`const d = %deploy ${image} --name ${SERVICE} -p ${port}:8080 --secret-env DB_PASSWORD=OPSBOOK_DB_PASSWORD --wait 20s --yes ${extra}\nd`, {}, 90_000);
 
@@ -72,7 +73,8 @@ describeDocker('%deploy against a real Docker engine', () => {
     await buildSampleApp(images.v2, { version: '2', labels });
     await buildSampleApp(images.bad, { version: 'bad', unhealthy: true, labels });
     port = await freePort();
-    k = await startTestKernel({ env: { OPSBOOK_DB_PASSWORD: SECRET, OPSBOOK_PROTECTED_SERVICES: `other,${SERVICE}` } });
+    metricsPort = await freePort();
+    k = await startTestKernel({ env: { OPSBOOK_DB_PASSWORD: SECRET, OPSBOOK_PROTECTED_SERVICES: `other,${SERVICE}`, OPSBOOK_METRICS_PORT: String(metricsPort) } });
   }, 240_000);
   afterAll(async () => {
     await k?.stop();
@@ -124,6 +126,11 @@ describeDocker('%deploy against a real Docker engine', () => {
     expect((await get(port)).body).toContain('1');
     const h = await k.client.execute(`const h = %history ${SERVICE}\nh.map((x) => x.kind + ' ' + x.outcome.split(':')[0])`);
     expect(valueOf(h.outputs)).toBe("[ 'rollback rolled back', 'deploy failed', 'deploy deployed', 'deploy deployed' ]");
+    // the same outcomes in the kernel's metrics
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toContain(`opsbook_deploys_total{service="${SERVICE}",outcome="deployed"} 2`);
+    expect(metrics).toContain(`opsbook_deploys_total{service="${SERVICE}",outcome="failed"} 1`);
+    expect(metrics).toContain(`opsbook_rollbacks_total{service="${SERVICE}",outcome="rolled back"} 1`);
   });
 
   test('the deploy lock: a live holder is named with since when; a lock left by a killed kernel is recovered', async () => {

@@ -1,0 +1,80 @@
+// The kernel's own metrics, kept on the protocol thread (so a busy cell never stalls a scrape): cells executed
+// and failed, magic runs by name and outcome, build durations, deploys and rollbacks by service and outcome.
+// Served as Prometheus text on 127.0.0.1:$OPSBOOK_METRICS_PORT/metrics when that is set; without it nothing is
+// counted and prom-client is not even loaded.
+import * as http from 'node:http';
+import type * as Prom from 'prom-client';
+import type { OpsEvent } from './io';
+import { log } from './log';
+
+export interface KernelMetrics {
+  cell(status: string): void;
+  event(event: OpsEvent): void;
+  close(): Promise<void>;
+}
+
+const NONE: KernelMetrics = { cell: () => undefined, event: () => undefined, close: async () => undefined };
+
+class PromMetrics implements KernelMetrics {
+  readonly registry: Prom.Registry;
+  private readonly cells: Prom.Counter<'status'>;
+  private readonly magics: Prom.Histogram<'magic' | 'outcome'>;
+  private readonly builds: Prom.Histogram<'outcome'>;
+  private readonly deploys: Prom.Counter<'service' | 'outcome'>;
+  private readonly rollbacks: Prom.Counter<'service' | 'outcome'>;
+  private server: http.Server | undefined;
+
+  constructor(prom: typeof Prom) {
+    this.registry = new prom.Registry();
+    const registers = [this.registry];
+    this.cells = new prom.Counter({ name: 'opsbook_cells_executed_total', help: 'Cells executed, by reply status (ok, error, aborted)', labelNames: ['status'], registers });
+    this.magics = new prom.Histogram({ name: 'opsbook_magic_duration_seconds', help: 'Magic runs, by magic and outcome (ok, usage, error, interrupted)', labelNames: ['magic', 'outcome'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300], registers });
+    this.builds = new prom.Histogram({ name: 'opsbook_build_duration_seconds', help: '%build durations, by outcome', labelNames: ['outcome'], buckets: [1, 5, 10, 30, 60, 120, 300, 600], registers });
+    this.deploys = new prom.Counter({ name: 'opsbook_deploys_total', help: 'Deploys, by service and outcome (deployed, failed)', labelNames: ['service', 'outcome'], registers });
+    this.rollbacks = new prom.Counter({ name: 'opsbook_rollbacks_total', help: 'Rollbacks, by service and outcome (rolled back, failed)', labelNames: ['service', 'outcome'], registers });
+  }
+
+  cell(status: string): void {
+    this.cells.inc({ status });
+  }
+
+  event(e: OpsEvent): void {
+    if (e.kind === 'magic') this.magics.observe({ magic: e.name, outcome: e.outcome }, e.seconds);
+    else if (e.kind === 'build') this.builds.observe({ outcome: e.outcome }, e.seconds);
+    else if (e.kind === 'deploy') this.deploys.inc({ service: e.service, outcome: e.outcome });
+    else this.rollbacks.inc({ service: e.service, outcome: e.outcome });
+  }
+
+  serve(port: number): void {
+    this.server = http.createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end('see /metrics\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(text),
+        (e: Error) => res.writeHead(500).end(`${e.message}\n`),
+      );
+    });
+    this.server.on('error', (e) => log.warn(`metrics: cannot serve on 127.0.0.1:${port} (${e.message}); the kernel runs without /metrics`));
+    this.server.listen(port, '127.0.0.1');
+    this.server.unref();
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+/** The kernel's metrics: served on OPSBOOK_METRICS_PORT when it is set, nothing otherwise. */
+export function kernelMetrics(env: NodeJS.ProcessEnv = process.env): KernelMetrics {
+  const port = Number(env.OPSBOOK_METRICS_PORT);
+  if (!env.OPSBOOK_METRICS_PORT) return NONE;
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+    log.warn(`metrics: OPSBOOK_METRICS_PORT=${env.OPSBOOK_METRICS_PORT} is not a port; the kernel runs without /metrics`);
+    return NONE;
+  }
+  const metrics = new PromMetrics(require('prom-client') as typeof Prom);
+  metrics.serve(port);
+  return metrics;
+}
