@@ -1069,15 +1069,8 @@ async function copyInto(sink: EntrySink, entry: ContextEntry, fd: number): Promi
   sink.end(undefined);
 }
 
-interface PackTally extends WalkTally {
-  files: number;
-  hardlinks: number;
-  directories: number;
-  symlinks: number;
-  special: number;
-  entries: number;
-  contentBytes: number;
-}
+/** The counters of ContextSummary, kept while packing. */
+type PackTally = WalkTally & Pick<ContextSummary, 'files' | 'hardlinks' | 'directories' | 'symlinks' | 'special' | 'entries' | 'contentBytes'>;
 
 function newPackTally(): PackTally {
   return { ignored: 0, files: 0, hardlinks: 0, directories: 0, symlinks: 0, special: 0, entries: 0, contentBytes: 0 };

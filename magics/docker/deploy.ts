@@ -19,7 +19,7 @@ import type { DockerConnection } from './connection';
 import { DeployRecord, auditLine, writeRecord } from './audit';
 import { HealthGate, describeGate, waitAnswering, waitHealthy, whyUnhealthy } from './health';
 import { LABEL } from './labels';
-import { acquireLock, isStale } from './lock';
+import { acquireLock, holderOf, isStale } from './lock';
 import { deploySwarm, requireManager, swarmLabels, tasksBundle } from './swarm';
 
 interface PortMapping {
@@ -94,10 +94,37 @@ function ms(n: number): string {
   return `${(n / 1000).toFixed(1)} s`;
 }
 
+/** The id of an image on the engine; no registry is used, so a missing image is the user's to build. */
+async function localImageId(docker: Docker, image: string): Promise<string> {
+  try {
+    return (await docker.getImage(image).inspect()).Id;
+  } catch {
+    throw new MagicError(`image ${image} is not on the engine`, `build it first with %build <context> -t ${image} (no registry is used)`);
+  }
+}
+
 /** The running container that serves the service now (the one with its ports), if any. */
 async function serving(docker: Docker, service: string): Promise<Docker.ContainerInfo | undefined> {
   const running = await docker.listContainers({ filters: { label: [`${LABEL.service}=${service}`], status: ['running'] } });
   return running.filter((c) => !c.Names.some((n) => n.endsWith('-candidate'))).sort((a, b) => b.Created - a.Created)[0];
+}
+
+/** The labels of everything a deploy creates: %ps, %history, %rollback and --cleanup read them back. */
+function deployLabels(spec: DeploySpec, deployId: string, previous: string): Record<string, string> {
+  return {
+    [LABEL.managed]: 'true',
+    [LABEL.service]: spec.service,
+    [LABEL.image]: spec.image,
+    [LABEL.version]: versionOf(spec.image),
+    [LABEL.deployId]: deployId,
+    [LABEL.deployedBy]: `${os.userInfo().username}@${os.hostname()}`,
+    [LABEL.deployedAt]: new Date().toISOString(),
+    [LABEL.previousImage]: previous,
+    [LABEL.ports]: spec.ports.map((p) => `${p.host}:${p.container}/${p.proto}`).join(','),
+    [LABEL.health]: describeGate(spec.gate),
+    [LABEL.secretEnv]: spec.secretKeys.join(','),
+    [LABEL.envKeys]: spec.env.map((e) => e.split('=')[0]).join(','),
+  };
 }
 
 function createOptions(spec: DeploySpec, name: string, deployId: string, previous: string, publish: boolean): Docker.ContainerCreateOptions {
@@ -114,20 +141,7 @@ function createOptions(spec: DeploySpec, name: string, deployId: string, previou
     Env: spec.env,
     ExposedPorts: exposed,
     Healthcheck: healthcheck,
-    Labels: {
-      [LABEL.managed]: 'true',
-      [LABEL.service]: spec.service,
-      [LABEL.image]: spec.image,
-      [LABEL.version]: versionOf(spec.image),
-      [LABEL.deployId]: deployId,
-      [LABEL.deployedBy]: `${os.userInfo().username}@${os.hostname()}`,
-      [LABEL.deployedAt]: new Date().toISOString(),
-      [LABEL.previousImage]: previous,
-      [LABEL.ports]: spec.ports.map((p) => `${p.host}:${p.container}/${p.proto}`).join(','),
-      [LABEL.health]: describeGate(spec.gate),
-      [LABEL.secretEnv]: spec.secretKeys.join(','),
-      [LABEL.envKeys]: spec.env.map((e) => e.split('=')[0]).join(','),
-    },
+    Labels: deployLabels(spec, deployId, previous),
     HostConfig: { PortBindings: bindings, RestartPolicy: { Name: publish ? 'unless-stopped' : 'no' } },
   };
 }
@@ -190,12 +204,7 @@ async function deploy(call: MagicCall, connection: DockerConnection, spec: Deplo
   const io = call.io;
   const mask = masker(spec.secretValues);
   const { docker } = await connection.engine();
-  let imageId: string;
-  try {
-    imageId = (await docker.getImage(spec.image).inspect()).Id;
-  } catch {
-    throw new MagicError(`image ${spec.image} is not on the engine`, 'build it first with %build <context> -t ' + spec.image + ' (no registry is used)');
-  }
+  const imageId = await localImageId(docker, spec.image);
   const deployId = newDeployId();
   const started = Date.now();
   const by = `${os.userInfo().username}@${os.hostname()}`;
@@ -376,7 +385,7 @@ async function cleanup(call: MagicCall, connection: DockerConnection): Promise<o
       await removeQuietly(docker.getContainer(c.Id));
       removed.push(`${name} (a candidate left by deploy ${c.Labels[LABEL.deployId] ?? '?'})`);
     } else if (c.Labels[LABEL.lock] === 'true') {
-      const holder = { by: c.Labels['opsbook.lock.by'] ?? '?', host: c.Labels['opsbook.lock.host'] ?? '?', pid: Number(c.Labels['opsbook.lock.pid'] ?? 0), since: c.Labels['opsbook.lock.since'] ?? '?', deployId: c.Labels[LABEL.deployId] ?? '?' };
+      const holder = holderOf(c.Labels);
       if (isStale(holder)) {
         await removeQuietly(docker.getContainer(c.Id));
         removed.push(`${name} (the lock of a kernel that is gone, held since ${holder.since})`);
@@ -416,12 +425,7 @@ async function deployToSwarm(call: MagicCall, connection: DockerConnection, spec
   const mask = masker(spec.secretValues);
   const { docker, target } = await connection.engine();
   await requireManager(docker, target.shown);
-  let imageId: string;
-  try {
-    imageId = (await docker.getImage(spec.image).inspect()).Id;
-  } catch {
-    throw new MagicError(`image ${spec.image} is not on the engine`, `build it first with %build <context> -t ${spec.image} (no registry is used: a one-node swarm runs local images)`);
-  }
+  const imageId = await localImageId(docker, spec.image);
   const deployId = newDeployId();
   const started = Date.now();
   const at = new Date().toISOString();
@@ -431,7 +435,7 @@ async function deployToSwarm(call: MagicCall, connection: DockerConnection, spec
   try {
     const existing = (await docker.getService(spec.service).inspect().catch(() => undefined)) as { Spec?: { TaskTemplate?: { ContainerSpec?: { Image?: string } } } } | undefined;
     const previousImage = existing?.Spec?.TaskTemplate?.ContainerSpec?.Image?.split('@')[0] ?? '';
-    const labels = swarmLabels(createOptions(spec, spec.service, deployId, previousImage, false).Labels ?? {});
+    const labels = swarmLabels(deployLabels(spec, deployId, previousImage));
     const outcome = await deploySwarm(docker, { image: spec.image, service: spec.service, replicas, ports: spec.ports, env: spec.env, labels, gate: spec.gate, waitMs: spec.waitMs }, io, (line) =>
       display.update({ 'text/plain': `swarm deploy ${spec.image} → ${spec.service}: ${line} (${ms(Date.now() - started)})` }),
     );

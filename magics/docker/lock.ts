@@ -38,7 +38,8 @@ function alive(pid: number): boolean {
   }
 }
 
-function holderOf(labels: Record<string, string> | undefined): LockHolder {
+/** Who holds a lock, from its container's labels. */
+export function holderOf(labels: Record<string, string> | undefined): LockHolder {
   const l = labels ?? {};
   return { by: l['opsbook.lock.by'] ?? '?', host: l['opsbook.lock.host'] ?? '?', pid: Number(l['opsbook.lock.pid'] ?? 0), since: l['opsbook.lock.since'] ?? '?', deployId: l[LABEL.deployId] ?? '?' };
 }
