@@ -23,7 +23,9 @@ export interface InputOptions {
 export type OpsEvent =
   | { kind: 'magic'; name: string; seconds: number; outcome: 'ok' | 'usage' | 'error' | 'interrupted' }
   | { kind: 'build'; seconds: number; outcome: 'ok' | 'error' }
-  | { kind: 'deploy' | 'rollback'; service: string; outcome: 'deployed' | 'failed' | 'rolled back' };
+  | { kind: 'deploy' | 'rollback'; service: string; outcome: 'deployed' | 'failed' | 'rolled back' }
+  /** A service restored: the first successful deploy or rollback after a failure; seconds since that failure. */
+  | { kind: 'restore'; service: string; seconds: number };
 
 export interface Io {
   stream(name: 'stdout' | 'stderr', text: string): void;

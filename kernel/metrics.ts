@@ -1,7 +1,10 @@
 // The kernel's own metrics, kept on the protocol thread (so a busy cell never stalls a scrape): cells executed
 // and failed, magic runs by name and outcome, build durations, deploys and rollbacks by service and outcome.
 // Served as Prometheus text on 127.0.0.1:$OPSBOOK_METRICS_PORT/metrics when that is set; without it nothing is
-// counted and prom-client is not even loaded.
+// counted and prom-client is not even loaded. A batch run (`opsbook run --pushgateway`) hands the kernel the
+// counters already pushed for its notebook in OPSBOOK_METRICS_BASELINE, so the pushed counters keep counting
+// across runs instead of restarting at zero.
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type * as Prom from 'prom-client';
 import type { OpsEvent } from './io';
@@ -22,6 +25,10 @@ class PromMetrics implements KernelMetrics {
   private readonly builds: Prom.Histogram<'outcome'>;
   private readonly deploys: Prom.Counter<'service' | 'outcome'>;
   private readonly rollbacks: Prom.Counter<'service' | 'outcome'>;
+  private readonly restores: Prom.Counter<'service'>;
+  private readonly restoreSeconds: Prom.Counter<'service'>;
+  /** The counters by name, with their label names: what a baseline may seed. */
+  private readonly counters: Map<string, { counter: Prom.Counter<string>; labelNames: string[] }>;
   private server: http.Server | undefined;
 
   constructor(prom: typeof Prom) {
@@ -32,6 +39,31 @@ class PromMetrics implements KernelMetrics {
     this.builds = new prom.Histogram({ name: 'opsbook_build_duration_seconds', help: '%build durations, by outcome', labelNames: ['outcome'], buckets: [1, 5, 10, 30, 60, 120, 300, 600], registers });
     this.deploys = new prom.Counter({ name: 'opsbook_deploys_total', help: 'Deploys, by service and outcome (deployed, failed)', labelNames: ['service', 'outcome'], registers });
     this.rollbacks = new prom.Counter({ name: 'opsbook_rollbacks_total', help: 'Rollbacks, by service and outcome (rolled back, failed)', labelNames: ['service', 'outcome'], registers });
+    this.restores = new prom.Counter({ name: 'opsbook_restores_total', help: 'Services restored: the first successful deploy or rollback after a failed deploy or a rollback', labelNames: ['service'], registers });
+    this.restoreSeconds = new prom.Counter({ name: 'opsbook_restore_seconds_total', help: 'Seconds from the failure to its restore, summed over restores (mean time to restore = this / opsbook_restores_total)', labelNames: ['service'], registers });
+    this.counters = new Map([
+      ['opsbook_cells_executed_total', { counter: this.cells, labelNames: ['status'] }],
+      ['opsbook_deploys_total', { counter: this.deploys, labelNames: ['service', 'outcome'] }],
+      ['opsbook_rollbacks_total', { counter: this.rollbacks, labelNames: ['service', 'outcome'] }],
+      ['opsbook_restores_total', { counter: this.restores, labelNames: ['service'] }],
+      ['opsbook_restore_seconds_total', { counter: this.restoreSeconds, labelNames: ['service'] }],
+    ]);
+  }
+
+  /** Adds counts carried over from earlier runs; returns what it could not use, one reason per entry. */
+  seed(baseline: unknown): string[] {
+    if (!Array.isArray(baseline)) return ['the baseline is not a JSON array'];
+    const problems: string[] = [];
+    for (const entry of baseline as unknown[]) {
+      const { name, labels, value } = (entry ?? {}) as { name?: unknown; labels?: unknown; value?: unknown };
+      const known = typeof name === 'string' ? this.counters.get(name) : undefined;
+      const labelValues = labels && typeof labels === 'object' ? (labels as Record<string, unknown>) : {};
+      if (!known) problems.push(`${String(name)}: not a counter of this kernel`);
+      else if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) problems.push(`${String(name)}: value ${String(value)} is not a count`);
+      else if (known.labelNames.some((l) => typeof labelValues[l] !== 'string')) problems.push(`${String(name)}: needs the labels ${known.labelNames.join(', ')}`);
+      else if (value > 0) known.counter.inc(Object.fromEntries(known.labelNames.map((l) => [l, labelValues[l] as string])), value);
+    }
+    return problems;
   }
 
   cell(status: string): void {
@@ -42,7 +74,11 @@ class PromMetrics implements KernelMetrics {
     if (e.kind === 'magic') this.magics.observe({ magic: e.name, outcome: e.outcome }, e.seconds);
     else if (e.kind === 'build') this.builds.observe({ outcome: e.outcome }, e.seconds);
     else if (e.kind === 'deploy') this.deploys.inc({ service: e.service, outcome: e.outcome });
-    else this.rollbacks.inc({ service: e.service, outcome: e.outcome });
+    else if (e.kind === 'rollback') this.rollbacks.inc({ service: e.service, outcome: e.outcome });
+    else if (e.kind === 'restore') {
+      this.restores.inc({ service: e.service });
+      this.restoreSeconds.inc({ service: e.service }, e.seconds);
+    }
   }
 
   serve(port: number): void {
@@ -66,6 +102,17 @@ class PromMetrics implements KernelMetrics {
   }
 }
 
+function seedFromFile(metrics: PromMetrics, file: string): void {
+  let baseline: unknown;
+  try {
+    baseline = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    log.warn(`metrics: OPSBOOK_METRICS_BASELINE=${file} cannot be read (${(e as Error).message}); counters start at zero`);
+    return;
+  }
+  for (const problem of metrics.seed(baseline)) log.warn(`metrics: baseline entry skipped: ${problem}`);
+}
+
 /** The kernel's metrics: served on OPSBOOK_METRICS_PORT when it is set, nothing otherwise. */
 export function kernelMetrics(env: NodeJS.ProcessEnv = process.env): KernelMetrics {
   const port = Number(env.OPSBOOK_METRICS_PORT);
@@ -75,6 +122,7 @@ export function kernelMetrics(env: NodeJS.ProcessEnv = process.env): KernelMetri
     return NONE;
   }
   const metrics = new PromMetrics(require('prom-client') as typeof Prom);
+  if (env.OPSBOOK_METRICS_BASELINE) seedFromFile(metrics, env.OPSBOOK_METRICS_BASELINE);
   metrics.serve(port);
   return metrics;
 }

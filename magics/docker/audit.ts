@@ -34,6 +34,29 @@ export function auditLine(r: DeployRecord): string {
   return `[audit] ${r.kind} ${r.image} (${r.imageId.replace(/^sha256:/, '').slice(0, 12)}) to ${r.service} by ${r.by} at ${r.at}: ${r.outcome} in ${(r.durationMs / 1000).toFixed(1)} s${previous}${gap} (deploy ${r.deployId})`;
 }
 
+const failed = (r: DeployRecord) => r.outcome.startsWith('failed');
+const succeeded = (r: DeployRecord) => !failed(r);
+
+/**
+ * How long the service had been failing when a deploy or rollback succeeds now (DORA's time to restore), from the
+ * service's earlier records, newest first; undefined when this success restores nothing.
+ * - A successful rollback undoes the newest successful deploy: the failure began when that deploy went out.
+ * - A successful deploy right after failed ones (a fix going out): the failure began with the first of those.
+ */
+export function restoredAfterMs(earlier: DeployRecord[], kind: string, nowMs: number): number | undefined {
+  let since: string | undefined;
+  if (kind === 'rollback') {
+    since = earlier.find((r) => succeeded(r) && r.kind.startsWith('deploy'))?.at;
+  } else {
+    for (const r of earlier) {
+      if (!failed(r)) break;
+      since = r.at;
+    }
+  }
+  const sinceMs = since === undefined ? NaN : Date.parse(since);
+  return Number.isFinite(sinceMs) ? Math.max(0, nowMs - sinceMs) : undefined;
+}
+
 /** Writes the record as a labelled, never started container, and trims old records of the service. */
 export async function writeRecord(docker: Docker, r: DeployRecord): Promise<void> {
   const labels: Record<string, string> = {

@@ -16,7 +16,7 @@ import { escapeHtml } from '../promql/bundle';
 import { parseDuration } from '../promql/time';
 import { masker } from './build';
 import type { DockerConnection } from './connection';
-import { DeployRecord, auditLine, writeRecord } from './audit';
+import { DeployRecord, auditLine, listRecords, restoredAfterMs, writeRecord } from './audit';
 import { HealthGate, describeGate, waitAnswering, waitHealthy, whyUnhealthy } from './health';
 import { LABEL } from './labels';
 import { acquireLock, holderOf, isStale } from './lock';
@@ -199,6 +199,14 @@ async function confirm(call: MagicCall, spec: DeploySpec): Promise<void> {
   if (!/^y(es)?$/i.test(answer.trim())) throw new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} cancelled at the prompt`);
 }
 
+/** Counts a restore (DORA's time to restore) when this successful deploy or rollback ends a failure of the service. */
+async function recordRestore(docker: Docker, io: Io, r: DeployRecord): Promise<void> {
+  if (!io.record || r.outcome.startsWith('failed')) return;
+  const earlier = await listRecords(docker, r.service).catch(() => []);
+  const ms = restoredAfterMs(earlier, r.kind, Date.now());
+  if (ms !== undefined) io.record({ kind: 'restore', service: r.service, seconds: ms / 1000 });
+}
+
 /** The whole deploy: gate, cutover, restore on failure, record. Throws MagicError on failure (old still serving). */
 async function deploy(call: MagicCall, connection: DockerConnection, spec: DeploySpec): Promise<DeployResult | undefined> {
   const io = call.io;
@@ -215,6 +223,7 @@ async function deploy(call: MagicCall, connection: DockerConnection, spec: Deplo
   const record = async (outcome: string, gap: number | undefined): Promise<DeployRecord> => {
     const r: DeployRecord = { service: spec.service, deployId, kind: spec.kind, image: spec.image, imageId, previousImage: previousImage, by, at, outcome: mask(outcome), durationMs: Date.now() - started, cutoverGapMs: gap };
     io.record?.({ kind: spec.kind, service: spec.service, outcome: outcome.startsWith('failed') ? 'failed' : spec.kind === 'rollback' ? 'rolled back' : 'deployed' });
+    await recordRestore(docker, io, r);
     await writeRecord(docker, r).catch((e: Error) => io.stream('stderr', `[opsbook] the audit record could not be written: ${e.message}\n`));
     return r;
   };
@@ -443,6 +452,7 @@ async function deployToSwarm(call: MagicCall, connection: DockerConnection, spec
     const text = rolledBack ? `failed: Swarm rolled the update back to ${previousImage || 'the previous version'} (${outcome.message})` : outcome.result;
     const r: DeployRecord = { service: spec.service, deployId, kind: 'deploy (swarm)', image: spec.image, imageId, previousImage, by, at, outcome: mask(text), durationMs: Date.now() - started, cutoverGapMs: undefined };
     io.record?.({ kind: 'deploy', service: spec.service, outcome: rolledBack ? 'failed' : 'deployed' });
+    await recordRestore(docker, io, r);
     await writeRecord(docker, r).catch((e: Error) => io.stream('stderr', `[opsbook] the audit record could not be written: ${e.message}\n`));
     const tasks = tasksBundle(outcome.tasks);
     display.update({ 'text/plain': `${auditLine(r)}\n${tasks['text/plain']}`, 'text/html': `<pre>${escapeHtml(auditLine(r))}</pre>${tasks['text/html']}` });

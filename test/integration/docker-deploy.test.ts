@@ -131,6 +131,11 @@ describeDocker('%deploy against a real Docker engine', () => {
     expect(metrics).toContain(`opsbook_deploys_total{service="${SERVICE}",outcome="deployed"} 2`);
     expect(metrics).toContain(`opsbook_deploys_total{service="${SERVICE}",outcome="failed"} 1`);
     expect(metrics).toContain(`opsbook_rollbacks_total{service="${SERVICE}",outcome="rolled back"} 1`);
+    // the rollback restored the service from the second deploy (time to restore: since that deploy went out)
+    expect(metrics).toContain(`opsbook_restores_total{service="${SERVICE}"} 1`);
+    const restoreSeconds = Number(/opsbook_restore_seconds_total\{service="[^"]+"\} (\S+)/.exec(metrics)?.[1]);
+    expect(restoreSeconds).toBeGreaterThan(0);
+    expect(restoreSeconds).toBeLessThan(300);
   });
 
   test('the deploy lock: a live holder is named with since when; a lock left by a killed kernel is recovered', async () => {

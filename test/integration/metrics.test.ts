@@ -1,6 +1,10 @@
 // The kernel's own metrics on OPSBOOK_METRICS_PORT, scraped over HTTP from a real kernel: cells executed by
 // status, magic runs by name and outcome, counted on the protocol thread so a scrape answers while a cell spins.
-// Builds and deploys are checked where they happen (docker-build and docker-deploy suites).
+// Builds and deploys are checked where they happen (docker-build and docker-deploy suites); a batch run's baseline
+// (counters carried over between `opsbook run --pushgateway` runs) is checked here.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import { freePort } from '../support/kernel-process';
 
@@ -48,4 +52,42 @@ test('a scrape answers while a cell spins', async () => {
   await scrape(port);
   expect(Date.now() - t0).toBeLessThan(500);
   await spinning;
+});
+
+test('a baseline from earlier runs (OPSBOOK_METRICS_BASELINE) is added to the counters; bad entries are skipped, not fatal', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'opsbook-baseline-'));
+  const file = path.join(dir, 'baseline.json');
+  writeFileSync(file, JSON.stringify([
+    { name: 'opsbook_deploys_total', labels: { service: 'web', outcome: 'deployed' }, value: 7 },
+    { name: 'opsbook_restore_seconds_total', labels: { service: 'web' }, value: 42.5 },
+    { name: 'opsbook_cells_executed_total', labels: { status: 'ok' }, value: 10 },
+    { name: 'opsbook_no_such_total', labels: {}, value: 1 },
+    { name: 'opsbook_deploys_total', labels: { service: 'web' }, value: 3 },
+    { name: 'opsbook_rollbacks_total', labels: { service: 'web', outcome: 'rolled back' }, value: 'many' },
+  ]));
+  const seededPort = await freePort();
+  const seeded = await startTestKernel({ env: { OPSBOOK_METRICS_PORT: String(seededPort), OPSBOOK_METRICS_BASELINE: file } });
+  try {
+    await seeded.client.execute('1 + 1');
+    const text = await scrape(seededPort);
+    expect(sample(text, 'opsbook_deploys_total', 'service="web",outcome="deployed"')).toBe(7);
+    expect(sample(text, 'opsbook_restore_seconds_total', 'service="web"')).toBe(42.5);
+    expect(sample(text, 'opsbook_cells_executed_total', 'status="ok"')).toBe(11);
+    expect(sample(text, 'opsbook_rollbacks_total', 'service="web"')).toBeUndefined();
+  } finally {
+    await seeded.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an unreadable baseline leaves the counters at zero and the kernel serving', async () => {
+  const seededPort = await freePort();
+  const seeded = await startTestKernel({ env: { OPSBOOK_METRICS_PORT: String(seededPort), OPSBOOK_METRICS_BASELINE: '/nonexistent/baseline.json' } });
+  try {
+    const reply = await seeded.client.execute('2 + 2');
+    expect(reply.reply.content.status).toBe('ok');
+    expect(sample(await scrape(seededPort), 'opsbook_cells_executed_total', 'status="ok"')).toBe(1);
+  } finally {
+    await seeded.stop();
+  }
 });
