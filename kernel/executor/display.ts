@@ -4,6 +4,7 @@
 import { inspect, types } from 'node:util';
 import type { Bundle } from './protocol';
 import type { MimeBundle } from '../messages';
+import { escapeHtml } from '../../magics/html';
 
 export const JUPYTER_DISPLAY = Symbol.for('Jupyter.display');
 
@@ -87,9 +88,6 @@ export function safeInspect(value: unknown): string {
   }
 }
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-}
 
 // ---- custom bundles ------------------------------------------------------------------------------
 

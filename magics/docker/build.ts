@@ -12,7 +12,7 @@ import type { Magic, MagicCall } from '../registry';
 import type { DockerConnection } from './connection';
 import { BuildEvent, BuildProgress } from './build-progress';
 import { packContext } from './build-context';
-import { escapeHtml } from '../promql/bundle';
+import { escapeHtml } from '../html';
 
 /** What `const img = %build ...` binds. */
 export interface BuildResult {

@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import type { Io } from '../../kernel/io';
 import { MagicError, UsageError } from '../errors';
 import type { Magic, MagicCall } from '../registry';
-import { escapeHtml } from '../promql/bundle';
+import { escapeHtml } from '../html';
 import type { DockerConnection } from './connection';
 import { LABEL, serviceFilter } from './labels';
 

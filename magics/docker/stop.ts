@@ -5,7 +5,7 @@
 import type Docker from 'dockerode';
 import { MagicError } from '../errors';
 import type { Magic, MagicCall } from '../registry';
-import { escapeHtml } from '../promql/bundle';
+import { escapeHtml } from '../html';
 import type { DockerConnection } from './connection';
 import { LABEL } from './labels';
 import { Column, NONE, Target, completeTarget, containerName, resolveTarget, statusText, tableBundle } from './ps';

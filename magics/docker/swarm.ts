@@ -5,7 +5,7 @@
 import type Docker from 'dockerode';
 import type { Io } from '../../kernel/io';
 import { MagicError } from '../errors';
-import { escapeHtml } from '../promql/bundle';
+import { escapeHtml } from '../html';
 import type { HealthGate } from './health';
 import { LABEL } from './labels';
 import { sleep } from '../sleep';

@@ -5,6 +5,7 @@
 // Also the "no data" bundle and instant-query tables. Pure apart from a random id per chart.
 import { randomBytes } from 'node:crypto';
 
+import { escapeHtml } from '../html';
 import { PLOTLY_READY_EVENT, type PlotlyLibrary } from '../plotly-library';
 import type { Figure } from './figure';
 import type { InstantRow } from './series';
@@ -120,14 +121,6 @@ export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/[<\u007f-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
 
 function notesHtml(notes: QueryNotes): string {
   const lines = [
