@@ -3,7 +3,7 @@
 // is not, gathers why: its last log lines and its health-check log, for the cell's error.
 import * as http from 'node:http';
 import type Docker from 'dockerode';
-import { FrameDemuxer } from './logs';
+import { FrameDemuxer, LineBuffer } from './logs';
 import { sleep } from '../sleep';
 
 export type HealthGate = { kind: 'image' } | { kind: 'cmd'; command: string } | { kind: 'url'; path: string } | { kind: 'none' };
@@ -81,13 +81,19 @@ export async function waitHealthy(container: Docker.Container, gate: HealthGate,
   }
 }
 
-/** Docker's multiplexed log bytes (see logs.ts's FrameDemuxer) as lines, stderr ones prefixed by `err| `. */
+/**
+ * Docker's multiplexed log bytes (see logs.ts's FrameDemuxer) as lines, stderr ones prefixed by `err| `. A line the
+ * engine split over two frames stays one line (one LineBuffer per stream).
+ */
 export function demuxLines(buffer: Buffer): string[] {
   const lines: string[] = [];
-  new FrameDemuxer((stream, payload) => {
-    const prefix = stream === 'stderr' ? 'err| ' : '';
-    for (const line of payload.toString('utf8').split('\n')) if (line !== '') lines.push(`${prefix}${line}`);
-  }).push(buffer);
+  const collect = (prefix: string) => (text: string) => {
+    for (const line of text.split('\n')) if (line !== '') lines.push(`${prefix}${line}`);
+  };
+  const streams = { stdout: new LineBuffer(collect('')), stderr: new LineBuffer(collect('err| ')) };
+  new FrameDemuxer((stream, payload) => streams[stream].push(payload)).push(buffer);
+  streams.stdout.flush();
+  streams.stderr.flush();
   return lines;
 }
 

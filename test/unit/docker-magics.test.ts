@@ -84,4 +84,6 @@ test("a container's multiplexed log bytes become lines, stderr marked; a TTY con
   };
   expect(demuxLines(Buffer.concat([frame(1, 'out 1\nout 2\n'), frame(2, 'err 1\n')]))).toEqual(['out 1', 'out 2', 'err| err 1']);
   expect(demuxLines(Buffer.from('raw line\nraw 2\n'))).toEqual(['raw line', 'raw 2']);
+  // a line the engine split over two frames stays one line; a last line without newline is kept
+  expect(demuxLines(Buffer.concat([frame(1, 'listening on '), frame(1, ':8080\nbye')]))).toEqual(['listening on :8080', 'bye']);
 });
