@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// The `opsbook` command: `install` / `uninstall` the kernelspec, and `kernel -f <connection file>` to run.
-import { Command } from 'commander';
+// The `opsbook` command: `install` / `uninstall` the kernelspec, `kernel -f <connection file>` to run, and
+// `run <notebook>` to execute a notebook headless, papermill style (kernel/runner/).
+import { Command, CommanderError } from 'commander';
 import { readConnectionFile, ConnectionFileError } from './connection';
 import { install, uninstall, InstallOptions } from './kernelspec';
 import { KERNEL_VERSION } from './kernel-info';
+import { splitParameterPairs } from './runner/argv';
+import type { RunCommandOptions } from './runner/main';
 
 function addLocationOptions(cmd: Command): Command {
   return cmd
@@ -61,4 +64,30 @@ program
     }
   });
 
-program.parseAsync(process.argv).catch((e: Error) => fail(e.message));
+// -p/-r take two values (papermill's NAME VALUE), which commander cannot: they are taken out of argv first
+const { argv, pairs: runPairs } = splitParameterPairs(process.argv);
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+program
+  .command('run')
+  .description('run a notebook headless with the opsbook kernel, papermill style (no Python needed)')
+  .argument('<notebook>', 'the notebook to run')
+  .argument('[output]', 'where to write the executed notebook (default: <name>.executed.ipynb in the current folder)')
+  .option('-p, --parameters <name value>', 'a parameter, typed like papermill: True/False/None, int, float, else string (repeatable)')
+  .option('-r, --parameters-raw <name value>', 'a parameter kept as a string (repeatable)')
+  .option('-y, --parameters-yaml <yaml>', 'parameters as a YAML mapping (repeatable)', collect)
+  .option('-f, --parameters-file <file>', 'parameters from a YAML file (repeatable)', collect)
+  .option('--timeout <seconds>', 'fail a cell that runs longer (the kernel is interrupted, then killed)')
+  .option('--start-timeout <seconds>', 'how long the kernel may take to start', '60')
+  .option('--cwd <dir>', "the kernel's working folder (default: the notebook's folder)")
+  .option('--html <file>', 'also write a self-contained HTML report of the executed notebook')
+  .option('--pushgateway <url>', "push the run's metrics to this Prometheus Pushgateway")
+  .option('--log-output', "echo the cells' stdout/stderr as they run")
+  .addHelpText('after', '\nParameters apply in this order, later ones winning: -f, -y, -p, -r.\nExit codes: 0 ok (also when a cell stops the run with exit(0) or %stop-here), 1 a cell failed, timed out or the kernel died,\n2 usage or setup error, 3 the metrics push failed, 130/143 stopped by SIGINT/SIGTERM.')
+  .exitOverride((e: CommanderError) => process.exit(e.exitCode === 0 ? 0 : 2))
+  .action(async (notebook: string, output: string | undefined, opts: Omit<RunCommandOptions, 'notebook' | 'output' | 'pairs'>) => {
+    const { runCommand } = await import('./runner/main');
+    process.exit(await runCommand({ ...opts, notebook, output, pairs: runPairs }));
+  });
+
+program.parseAsync(argv).catch((e: Error) => fail(e.message));
