@@ -1,6 +1,8 @@
 // opsbook's sample service: a small HTTP server instrumented with prom-client, the thing the runbooks build,
 // deploy, scrape and roll back. Routes: / (hello + version), /healthz, /metrics, /slow (50–300 ms), /error (500).
 // APP_UNHEALTHY=1 makes /healthz answer 500 while everything else keeps working, so only a health check notices.
+// SERVICE_NAME, when set (the runbooks pass the %deploy service), labels every metric service="<name>", so a query
+// can select the service whatever Prometheus job scrapes it.
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, exit (forced after SHUTDOWN_TIMEOUT_MS).
 'use strict';
 const http = require('node:http');
@@ -10,9 +12,10 @@ const port = Number(process.env.PORT || 8080);
 const version = process.env.APP_VERSION || require('./package.json').version;
 const unhealthy = process.env.APP_UNHEALTHY === '1' || process.env.APP_UNHEALTHY === 'true';
 const shutdownTimeoutMs = Number(process.env.SHUTDOWN_TIMEOUT_MS || 5000);
+const serviceName = process.env.SERVICE_NAME || '';
 
 const registry = new client.Registry();
-registry.setDefaultLabels({ app: 'opsbook-sample-app', version });
+registry.setDefaultLabels({ app: 'opsbook-sample-app', version, ...(serviceName ? { service: serviceName } : {}) });
 client.collectDefaultMetrics({ register: registry });
 const requestsTotal = new client.Counter({
   name: 'http_requests_total',

@@ -83,16 +83,32 @@ function dockerCliPresent(): boolean {
   return version.error === undefined && version.status === 0;
 }
 
-/** Makes sure the engine answers: starts dockerd (detached, logging to DOCKERD_LOG) when it can, else throws why not. */
-export async function ensureDocker(): Promise<void> {
-  if (dockerAvailable()) return;
+export interface EnsureDockerOptions {
+  /** Where a dockerd this starts writes its output (appended); default DOCKERD_LOG. */
+  log?: string;
+}
+
+/** What ensureDocker() did: the pid of the dockerd it started, or undefined when an engine already answered. */
+export interface EnsuredDocker {
+  startedPid: number | undefined;
+}
+
+/**
+ * Makes sure the engine answers: starts dockerd (detached, appending to DOCKERD_LOG or options.log) when it can,
+ * else throws why not.
+ */
+export async function ensureDocker(options: EnsureDockerOptions = {}): Promise<EnsuredDocker> {
+  if (dockerAvailable()) return { startedPid: undefined };
   if (!dockerStartable()) throw new Error(dockerUnavailableMessage());
-  await withHostLock('dockerd', async () => {
-    if (dockerAvailable()) return;
-    const logFd = openSync(DOCKERD_LOG, 'a');
+  const logFile = options.log ?? DOCKERD_LOG;
+  return withHostLock('dockerd', async () => {
+    if (dockerAvailable()) return { startedPid: undefined };
+    const logFd = openSync(logFile, 'a');
     let exited: string | undefined;
+    let pid: number | undefined;
     try {
       const dockerd = spawn(DOCKERD_BIN, [], { detached: true, stdio: ['ignore', logFd, logFd] });
+      pid = dockerd.pid;
       dockerd.on('exit', (code, signal) => { exited = `exited (${code ?? signal})`; });
       dockerd.on('error', (error) => { exited = `failed to start (${error.message})`; });
       dockerd.unref();
@@ -102,11 +118,11 @@ export async function ensureDocker(): Promise<void> {
     const deadline = Date.now() + DOCKERD_START_TIMEOUT_MS;
     while (Date.now() < deadline && exited === undefined) {
       await sleep(500);
-      if (dockerAvailable()) return;
+      if (dockerAvailable()) return { startedPid: pid };
     }
-    const log = existsSync(DOCKERD_LOG) ? tail(readFileSync(DOCKERD_LOG, 'utf8'), 20) : '(no log)';
+    const log = existsSync(logFile) ? tail(readFileSync(logFile, 'utf8'), 20) : '(no log)';
     const outcome = exited ?? `did not answer \`docker info\` within ${DOCKERD_START_TIMEOUT_MS / 1000} s`;
-    throw new Error(`started ${DOCKERD_BIN}, which ${outcome}; the end of ${DOCKERD_LOG}:\n${log}`);
+    throw new Error(`started ${DOCKERD_BIN}, which ${outcome}; the end of ${logFile}:\n${log}`);
   });
 }
 
