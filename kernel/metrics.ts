@@ -29,6 +29,7 @@ class PromMetrics implements KernelMetrics {
   private readonly restoreSeconds: Prom.Counter<'service'>;
   /** The counters by name, with their label names: what a baseline may seed. */
   private readonly counters: Map<string, { counter: Prom.Counter<string>; labelNames: string[] }>;
+  private readonly services = new Set<string>();
   private server: http.Server | undefined;
 
   constructor(prom: typeof Prom) {
@@ -73,12 +74,27 @@ class PromMetrics implements KernelMetrics {
   event(e: OpsEvent): void {
     if (e.kind === 'magic') this.magics.observe({ magic: e.name, outcome: e.outcome }, e.seconds);
     else if (e.kind === 'build') this.builds.observe({ outcome: e.outcome }, e.seconds);
-    else if (e.kind === 'deploy') this.deploys.inc({ service: e.service, outcome: e.outcome });
-    else if (e.kind === 'rollback') this.rollbacks.inc({ service: e.service, outcome: e.outcome });
+    else if (e.kind === 'deploy' || e.kind === 'rollback') {
+      this.startService(e.service);
+      (e.kind === 'deploy' ? this.deploys : this.rollbacks).inc({ service: e.service, outcome: e.outcome });
+    }
     else if (e.kind === 'restore') {
       this.restores.inc({ service: e.service });
       this.restoreSeconds.inc({ service: e.service }, e.seconds);
     }
+  }
+
+  /**
+   * A service's first deploy or rollback starts all its series at 0: Prometheus's increase() ignores a series'
+   * first sample, so a failure or restore counted on a series that appears with 1 would never show.
+   */
+  private startService(service: string): void {
+    if (this.services.has(service)) return;
+    this.services.add(service);
+    for (const outcome of ['deployed', 'failed']) this.deploys.inc({ service, outcome }, 0);
+    for (const outcome of ['rolled back', 'failed']) this.rollbacks.inc({ service, outcome }, 0);
+    this.restores.inc({ service }, 0);
+    this.restoreSeconds.inc({ service }, 0);
   }
 
   serve(port: number): void {

@@ -199,6 +199,12 @@ async function confirm(call: MagicCall, spec: DeploySpec): Promise<void> {
   if (!/^y(es)?$/i.test(answer.trim())) throw new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} cancelled at the prompt`);
 }
 
+/** The audit line as the deploy's display ends with it, whatever the outcome. */
+function auditBundle(r: DeployRecord): { 'text/plain': string; 'text/html': string } {
+  const line = auditLine(r);
+  return { 'text/plain': line, 'text/html': `<pre>${escapeHtml(line)}</pre>` };
+}
+
 /** Counts a restore (DORA's time to restore) when this successful deploy or rollback ends a failure of the service. */
 async function recordRestore(docker: Docker, io: Io, r: DeployRecord): Promise<void> {
   if (!io.record || r.outcome.startsWith('failed')) return;
@@ -248,7 +254,7 @@ async function deploy(call: MagicCall, connection: DockerConnection, spec: Deplo
       await removeQuietly(candidate);
       const kept = oldName ? `${oldName} (${old?.Image}) keeps serving` : 'nothing was serving before';
       const r = await record(`failed: the new version ${gate.reason}; ${kept}`, undefined);
-      display.update({ 'text/plain': auditLine(r) });
+      display.update(auditBundle(r));
       throw new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} failed: the new version ${gate.reason}; ${kept}`, mask(['last log lines:', ...why.logs, ...(why.healthLog.length ? ['health checks:', ...why.healthLog] : [])].join('\n')));
     }
 
@@ -265,7 +271,7 @@ async function deploy(call: MagicCall, connection: DockerConnection, spec: Deplo
       if (spec.ports[0]?.proto === 'tcp' && (await waitAnswering(spec.ports[0].host, spec.waitMs, io.signal))) gap = Date.now() - cutStart;
       after = await waitHealthy(final, spec.gate, spec.waitMs, io.signal, await probeUrl(final, spec, true));
     } catch (e) {
-      after = { healthy: false, reason: `it could not start on the service's ports: ${(e as Error).message}` };
+      after = { healthy: false, reason: `could not start on the service's ports: ${(e as Error).message}` };
     }
     gap ??= Date.now() - cutStart;
     await removeQuietly(candidate);
@@ -275,14 +281,13 @@ async function deploy(call: MagicCall, connection: DockerConnection, spec: Deplo
       if (old) await docker.getContainer(old.Id).start().catch(() => undefined);
       const kept = oldName ? `${oldName} restored and serving` : 'nothing was serving before';
       const r = await record(`failed at cutover: the new version ${after.reason}; ${kept}`, gap);
-      display.update({ 'text/plain': auditLine(r) });
+      display.update(auditBundle(r));
       throw new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} failed at cutover: the new version ${after.reason}; ${kept}`, mask(['last log lines:', ...why.logs, ...(why.healthLog.length ? ['health checks:', ...why.healthLog] : [])].join('\n')));
     }
     if (old) await docker.getContainer(old.Id).update({ RestartPolicy: { Name: 'no' } }).catch(() => undefined);
     await trimOld(docker, spec.service, spec.keep);
     const r = await record(spec.kind === 'rollback' ? 'rolled back' : 'deployed', gap);
-    const line = auditLine(r);
-    display.update({ 'text/plain': line, 'text/html': `<pre>${escapeHtml(line)}</pre>` });
+    display.update(auditBundle(r));
     return call.bound ? { ...r, container: `${spec.service}-${deployId}` } : undefined;
   } finally {
     await lock.release();
@@ -455,7 +460,8 @@ async function deployToSwarm(call: MagicCall, connection: DockerConnection, spec
     await recordRestore(docker, io, r);
     await writeRecord(docker, r).catch((e: Error) => io.stream('stderr', `[opsbook] the audit record could not be written: ${e.message}\n`));
     const tasks = tasksBundle(outcome.tasks);
-    display.update({ 'text/plain': `${auditLine(r)}\n${tasks['text/plain']}`, 'text/html': `<pre>${escapeHtml(auditLine(r))}</pre>${tasks['text/html']}` });
+    const audit = auditBundle(r);
+    display.update({ 'text/plain': `${audit['text/plain']}\n${tasks['text/plain']}`, 'text/html': `${audit['text/html']}${tasks['text/html']}` });
     if (rolledBack) throw new MagicError(`the Swarm update of ${spec.service} to ${spec.image} failed and Swarm rolled it back to ${previousImage || 'the previous version'}`, mask(outcome.message));
     return call.bound ? { ...r, container: spec.service } : undefined;
   } finally {

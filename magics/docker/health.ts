@@ -8,6 +8,7 @@ import { sleep } from '../sleep';
 
 export type HealthGate = { kind: 'image' } | { kind: 'cmd'; command: string } | { kind: 'url'; path: string } | { kind: 'none' };
 
+/** `reason` completes "the new version …" (e.g. "failed its health check"). */
 export type HealthOutcome = { healthy: true; ms: number } | { healthy: false; reason: string };
 
 const POLL_MS = 200;
@@ -63,20 +64,20 @@ export async function waitHealthy(container: Docker.Container, gate: HealthGate,
   const started = Date.now();
   const deadline = started + timeoutMs;
   for (;;) {
-    if (signal.aborted) return { healthy: false, reason: 'interrupted' };
+    if (signal.aborted) return { healthy: false, reason: 'was interrupted' };
     const state = (await container.inspect()).State;
-    if (!state.Running) return { healthy: false, reason: `it stopped (exit code ${state.ExitCode}${state.OOMKilled ? ', out of memory' : ''})` };
+    if (!state.Running) return { healthy: false, reason: `stopped (exit code ${state.ExitCode}${state.OOMKilled ? ', out of memory' : ''})` };
     if (gate.kind === 'image' || gate.kind === 'cmd') {
       const status = state.Health?.Status;
       if (status === 'healthy') return { healthy: true, ms: Date.now() - started };
-      if (status === 'unhealthy') return { healthy: false, reason: 'its health check failed' };
-      if (status === undefined) return { healthy: false, reason: 'the image has no HEALTHCHECK: pass --health-cmd or --health-url' };
+      if (status === 'unhealthy') return { healthy: false, reason: 'failed its health check' };
+      if (status === undefined) return { healthy: false, reason: 'has no HEALTHCHECK in its image: pass --health-cmd or --health-url' };
     } else if (gate.kind === 'url') {
       if (url && (await probe(url))) return { healthy: true, ms: Date.now() - started };
     } else if (Date.now() - started >= RUNNING_IS_HEALTHY_MS) {
       return { healthy: true, ms: Date.now() - started };
     }
-    if (Date.now() >= deadline) return { healthy: false, reason: `it was not healthy within ${Math.round(timeoutMs / 1000)} s` };
+    if (Date.now() >= deadline) return { healthy: false, reason: `was not healthy within ${Math.round(timeoutMs / 1000)} s` };
     await sleep(POLL_MS, signal);
   }
 }

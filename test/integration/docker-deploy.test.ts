@@ -109,7 +109,7 @@ describeDocker('%deploy against a real Docker engine', () => {
     const r = await deploy(images.bad);
     const stats = await loop.stop();
     expect(r.reply.content.ename).toBe('MagicError');
-    expect(String(r.reply.content.evalue)).toMatch(new RegExp(`^deploy of ${images.bad} to ${SERVICE} failed: the new version its health check failed; ${SERVICE}-\\w+ \\(${images.v2}\\) keeps serving$`));
+    expect(String(r.reply.content.evalue)).toMatch(new RegExp(`^deploy of ${images.bad} to ${SERVICE} failed: the new version failed its health check; ${SERVICE}-\\w+ \\(${images.v2}\\) keeps serving$`));
     const traceback = (r.reply.content.traceback as string[]).join('\n');
     expect(traceback).toContain('last log lines:');
     expect(traceback).toContain('health checks:');
@@ -131,6 +131,8 @@ describeDocker('%deploy against a real Docker engine', () => {
     expect(metrics).toContain(`opsbook_deploys_total{service="${SERVICE}",outcome="deployed"} 2`);
     expect(metrics).toContain(`opsbook_deploys_total{service="${SERVICE}",outcome="failed"} 1`);
     expect(metrics).toContain(`opsbook_rollbacks_total{service="${SERVICE}",outcome="rolled back"} 1`);
+    // series that never happened exist at 0 from the service's first deploy (increase() needs a first sample)
+    expect(metrics).toContain(`opsbook_rollbacks_total{service="${SERVICE}",outcome="failed"} 0`);
     // the rollback restored the service from the second deploy (time to restore: since that deploy went out)
     expect(metrics).toContain(`opsbook_restores_total{service="${SERVICE}"} 1`);
     const restoreSeconds = Number(/opsbook_restore_seconds_total\{service="[^"]+"\} (\S+)/.exec(metrics)?.[1]);
