@@ -35,7 +35,10 @@ export interface Io {
   input(prompt: string, options?: InputOptions): Promise<string>;
   /** Fires when the user interrupts the cell that owns this Io. */
   readonly signal: AbortSignal;
-  /** The notebook cell that runs, when the frontend says (JupyterLab sends it; classic Notebook and nbclient do not). */
+  /**
+   * The notebook cell that runs: JupyterLab's cellId; from frontends that send none (classic Notebook, nbclient) a
+   * key of the cell's code, so re-running the same code counts as re-running the same cell.
+   */
   readonly cellId?: string;
   /** Counts an ops event in the kernel's metrics (served when OPSBOOK_METRICS_PORT is set). */
   record?(event: OpsEvent): void;

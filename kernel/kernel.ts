@@ -196,10 +196,16 @@ export class Kernel {
     });
   }
 
+  /**
+   * An input_reply answers the input_request named by its parent header. Classic Notebook 6 sends its replies
+   * with an empty parent header: such a reply answers the oldest waiting request (what ipykernel does with any
+   * reply), since a frontend has one input box at a time.
+   */
   private receiveInput(message: Message): void {
-    const parentId = message.parent_header.msg_id;
-    const inputId = typeof parentId === 'string' ? this.inputs.get(parentId) : undefined;
-    if (message.header.msg_type !== 'input_reply' || typeof parentId !== 'string' || !inputId) {
+    const named = message.parent_header.msg_id;
+    const parentId = typeof named === 'string' && named !== '' ? named : (this.inputs.keys().next().value as string | undefined);
+    const inputId = parentId === undefined ? undefined : this.inputs.get(parentId);
+    if (message.header.msg_type !== 'input_reply' || parentId === undefined || !inputId) {
       log.warn(`ignored ${message.header.msg_type} on stdin: no input request is waiting for it`);
       return;
     }

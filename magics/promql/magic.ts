@@ -59,7 +59,7 @@ export function promqlMagic(config: NotebookConfig, plotly = new PlotlyLibrary()
       { name: 'timeout', type: 'string', valueName: 'duration', description: `give up on Prometheus after this long (default ${DEFAULT_TIMEOUT})`, parse: (v) => (duration(v), v) },
       { name: 'watch', type: 'string', valueName: 'interval', description: 'refresh the chart in place every interval until interrupted', parse: (v) => (duration(v), v) },
       { name: 'for', type: 'string', valueName: 'duration', description: 'with --watch: stop after this long (default 15m)', parse: (v) => (duration(v), v) },
-      { name: 'width', type: 'number', valueName: 'px', description: `chart width, also sets the automatic step (default ${DEFAULT_WIDTH})` },
+      { name: 'width', type: 'number', valueName: 'px', description: `chart width (default: the output area's; the automatic step assumes ${DEFAULT_WIDTH} px)` },
       { name: 'height', type: 'number', valueName: 'px', description: 'chart height' },
     ],
     run: (call) => runPromql(call, config, plotly, env),
@@ -142,7 +142,8 @@ async function ask(call: MagicCall, config: NotebookConfig, plotly: PlotlyLibrar
     thresholds: Array.isArray(o.threshold) ? (o.threshold as number[]) : undefined,
     markers: markers(o.mark, now),
     range: { start: range.start, end: range.end },
-    width,
+    // without --width the chart fills the output area (the default width only sets the automatic step)
+    width: typeof o.width === 'number' ? o.width : undefined,
     height: typeof o.height === 'number' ? o.height : undefined,
   };
   if (instant) {

@@ -201,6 +201,19 @@ describeStack('%promql against a real Prometheus', () => {
     } finally {
       await fresh.stop();
     }
+    const classicKernel = await startTestKernel({ env: { PROMETHEUS_URL: prometheus.url } });
+    try {
+      const classic = async (code: string) => {
+        const r = await classicKernel.client.execute(code, { allow_stdin: false }, 20000);
+        return r.outputs.filter((m) => m.header.msg_type === 'display_data').map((m) => String((m.content.data as Record<string, unknown>)['text/html']).length > 1_000_000);
+      };
+      // classic Notebook sends no cellId: re-running the same code is re-running the same cell, and gets the library again
+      expect(await classic('%promql opsbook_test_bytes --since 2h')).toEqual([true]);
+      expect(await classic('%promql opsbook_test_bytes --since 1h')).toEqual([false]);
+      expect(await classic('%promql opsbook_test_bytes --since 2h')).toEqual([true]);
+    } finally {
+      await classicKernel.stop();
+    }
     const watching = await startTestKernel({ env: { PROMETHEUS_URL: prometheus.url } });
     try {
       const r = await watching.client.execute('%promql opsbook_test_bytes --since 2h --watch 500ms --for 1200ms', {}, 20000);

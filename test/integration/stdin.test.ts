@@ -34,6 +34,16 @@ test('await input("name?") is answered through input_request / input_reply', asy
   expect(after.outputs[1].content.data).toEqual({ 'text/plain': "'Ada'" });
 });
 
+test('an input_reply with an empty parent header (classic Notebook 6 sends them so) answers the waiting input()', async () => {
+  k.client.onInput = () => {
+    void k.client.sendOn(k.client.stdin, 'input_reply', { value: 'Grace' }, {});
+    return undefined;
+  };
+  const r = await k.client.execute('const who2 = await input("name?"); "hello " + who2', {}, 10_000);
+  expect(r.reply.content.status).toBe('ok');
+  expect(r.outputs.find((m) => m.header.msg_type === 'execute_result')?.content.data).toEqual({ 'text/plain': "'hello Grace'" });
+});
+
 test('await password("pw?") asks with password: true', async () => {
   const requests: Message[] = [];
   k.client.onInput = (m) => {
