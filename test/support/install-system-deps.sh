@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages opsbook's tests and demo need, only those missing (needs root or sudo).
 set -euo pipefail
-packages=(python3-jupyter-client jupyter-client jupyter-nbconvert jupyter-notebook jupyter-console python3-ipykernel python3-jupyter-kernel-test prometheus prometheus-pushgateway docker.io busybox-static)
+packages=(python3-jupyter-client jupyter-client jupyter-nbconvert jupyter-notebook jupyter-nbformat jupyter-console python3-ipykernel python3-jupyter-kernel-test prometheus prometheus-pushgateway docker.io busybox-static chromium)
 missing=()
 for p in "${packages[@]}"; do
   # Any Docker engine already installed will do (docker-ce and moby-engine conflict with docker.io).
