@@ -11,7 +11,7 @@ started=$(date +%s)
 step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
-bash test/support/install-system-deps.sh
+bash test/support/install-system-deps.sh --demo
 
 step "npm dependencies and build"
 if [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then

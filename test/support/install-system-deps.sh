@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages opsbook's tests and demo need, only those missing (needs root or sudo).
+# Installs the Debian packages opsbook's tests need (no argument) or the demo needs (--demo: the local stack and
+# Jupyter to open the runbooks afterwards; no browser, no test tools), only those missing (needs root or sudo).
 set -euo pipefail
-packages=(python3-jupyter-client jupyter-client jupyter-nbconvert jupyter-notebook jupyter-nbformat jupyter-console python3-ipykernel python3-jupyter-kernel-test prometheus prometheus-pushgateway docker.io busybox-static chromium)
+packages=(python3-jupyter-client jupyter-client jupyter-nbconvert jupyter-notebook jupyter-nbformat prometheus prometheus-pushgateway docker.io busybox-static)
+[ "${1:-}" = --demo ] || packages+=(jupyter-console python3-ipykernel python3-jupyter-kernel-test chromium)
 missing=()
 for p in "${packages[@]}"; do
   # Any Docker engine already installed will do (docker-ce and moby-engine conflict with docker.io).
