@@ -4,7 +4,8 @@
 // Pushgateway (honor_labels) and the sample app on the port the stack picks for it, every 2 s, so a runbook sees
 // its traffic within seconds. The state (pids, ports, folders, whether dockerd was ours) is a JSON file, so `up`
 // reuses what still runs and `down` stops exactly what `up` started.
-//   node dist/test/support/stack.js up|down|status     (state: $OPSBOOK_STACK_DIR, else $XDG_STATE_HOME/opsbook)
+//   node dist/test/support/stack.js up|down|status     (state: $OPSBOOK_STACK_DIR, else $XDG_STATE_HOME/opsbook;
+//   the demo service: $OPSBOOK_SERVICE, else the recorded one, else opsbook-demo)
 // The pieces are exported too: the notebook integration test starts the same servers on its own ports and folders.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -472,7 +473,7 @@ async function main(argv: string[]): Promise<number> {
   const command = argv[0];
   const dir = stackDir();
   if (command === 'up') {
-    const { state, lines } = await stackUp({ dir });
+    const { state, lines } = await stackUp({ dir, service: process.env.OPSBOOK_SERVICE || undefined });
     process.stderr.write(`opsbook stack (state ${stateFile(dir)})\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
     // stdout carries only the export line, so `eval "$(node dist/test/support/stack.js up)"` sets the variables
     process.stdout.write(`${exportLine(state)}\n`);
