@@ -297,17 +297,27 @@ export interface TestKernel {
   stop(): Promise<void>;
 }
 
+const START_ATTEMPTS = 3;
+
 export async function startTestKernel(options: ConnectionOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<TestKernel> {
-  const kernel = await startKernelProcess(options);
-  const client = new KernelClient(kernel.info);
-  await client.connect();
-  try {
-    await client.ready();
-  } catch (e) {
-    kernel.child.kill('SIGKILL');
-    client.close();
-    throw new Error(`kernel did not answer kernel_info: ${(e as Error).message}\nstderr:\n${kernel.stderr()}`);
+  for (let attempt = 1; ; attempt++) {
+    const kernel = await startKernelProcess(options);
+    const client = new KernelClient(kernel.info);
+    await client.connect();
+    try {
+      await client.ready();
+      return connected(kernel, client);
+    } catch (e) {
+      kernel.child.kill('SIGKILL');
+      client.close();
+      // a port picked as free can be taken by another process before the kernel binds it: try fresh ones
+      if (attempt < START_ATTEMPTS && /address already in use/i.test(kernel.stderr())) continue;
+      throw new Error(`kernel did not answer kernel_info: ${(e as Error).message}\nstderr:\n${kernel.stderr()}`);
+    }
   }
+}
+
+function connected(kernel: KernelProcess, client: KernelClient): TestKernel {
   return {
     kernel,
     client,
