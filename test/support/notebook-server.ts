@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { Jupyter, PYTHON, processesMentioning } from './jupyter-env';
 import { freePort } from './kernel-process';
+import { captureLog } from './child-log';
 
 /** The Debian package that provides `python3 -m notebook` (classic Notebook 6). */
 export const NOTEBOOK_APT = 'apt-get install -y --no-install-recommends jupyter-notebook python3-notebook';
@@ -49,7 +50,6 @@ export interface StartNotebookServerOptions {
   readyTimeoutMs?: number;
 }
 
-const LOG_LIMIT = 256 * 1024;
 const START_ATTEMPTS = 3;
 /** Servers not stopped yet, killed (as a group) if the test process exits without stop(). */
 const running = new Set<ChildProcess>();
@@ -96,17 +96,11 @@ function launch(options: StartNotebookServerOptions, port: number, token: string
   const env: NodeJS.ProcessEnv = { ...options.jupyter.env, ...options.env, JUPYTER_TOKEN: token };
   const child = spawn(PYTHON, args, { cwd: options.notebookDir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   running.add(child);
-  let log = '';
-  const append = (chunk: Buffer): void => {
-    log += chunk.toString();
-    if (log.length > LOG_LIMIT) log = log.slice(-LOG_LIMIT);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
+  const log = captureLog(child);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve());
     child.once('error', (error) => {
-      log += `\ncould not start ${PYTHON} -m notebook: ${error.message}\n`;
+      log.note(`could not start ${PYTHON} -m notebook: ${error.message}`);
       resolve();
     });
   });
@@ -119,7 +113,7 @@ function launch(options: StartNotebookServerOptions, port: number, token: string
     token,
     notebookDir: options.notebookDir,
     pid: child.pid ?? -1,
-    logs: () => log,
+    logs: log.text,
     notebookUrl: (relativePath) => `${url}/notebooks/${relativePath.split('/').map(encodeURIComponent).join('/')}?token=${token}`,
     api: <T>(apiPath: string) => getJson<T>(`${url}${apiPath}`, token),
     stop: () => (stopped ??= stop(child, exited, options.jupyter.root)),

@@ -6,6 +6,7 @@ import { get } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from './kernel-process';
+import { captureLog } from './child-log';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 export const PROMTOOL_BIN = '/usr/bin/promtool';
@@ -37,7 +38,6 @@ export interface PrometheusHandle {
   logs(): string;
 }
 
-const LOG_LIMIT = 256 * 1024;
 const START_ATTEMPTS = 3;
 /** Live Prometheus processes and their temporary folders, killed and removed if the test process exits without stop(). */
 const running = new Map<ChildProcess, string>();
@@ -124,13 +124,7 @@ function launch(dir: string, dataDir: string, configFile: string, port: number, 
   ];
   const child = spawn(PROMETHEUS_BIN, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   running.set(child, dir);
-  let log = '';
-  const append = (chunk: Buffer): void => {
-    log += chunk.toString();
-    if (log.length > LOG_LIMIT) log = log.slice(-LOG_LIMIT);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
+  const log = captureLog(child);
   const exited = new Promise<void>((resolve) => {
     const done = (): void => {
       running.delete(child);
@@ -138,7 +132,7 @@ function launch(dir: string, dataDir: string, configFile: string, port: number, 
     };
     child.once('exit', done);
     child.once('error', (error) => {
-      log += `\nspawn error: ${error.message}\n`;
+      log.note(`spawn error: ${error.message}`);
       done();
     });
   });
@@ -146,7 +140,7 @@ function launch(dir: string, dataDir: string, configFile: string, port: number, 
     url: `http://127.0.0.1:${port}`,
     port,
     dataDir,
-    logs: () => log,
+    logs: log.text,
     kill: () => {
       if (isRunning(child)) child.kill('SIGKILL');
     },

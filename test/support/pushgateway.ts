@@ -3,6 +3,7 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { freePort } from './kernel-process';
+import { captureLog } from './child-log';
 
 export const PUSHGATEWAY_BIN = '/usr/bin/prometheus-pushgateway';
 
@@ -43,19 +44,14 @@ export async function startPushgateway(): Promise<PushgatewayHandle> {
     const port = await freePort();
     const child = spawn(PUSHGATEWAY_BIN, [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
-    let log = '';
-    const append = (chunk: Buffer) => {
-      log = (log + chunk.toString()).slice(-LOG_LIMIT);
-    };
-    child.stdout?.on('data', append);
-    child.stderr?.on('data', append);
+    const log = captureLog(child, LOG_LIMIT);
     const exited = new Promise<void>((resolve) => {
       child.once('exit', () => {
         running.delete(child);
         resolve();
       });
       child.once('error', (e) => {
-        log += `\nspawn error: ${e.message}\n`;
+        log.note(`spawn error: ${e.message}`);
         running.delete(child);
         resolve();
       });
@@ -63,7 +59,7 @@ export async function startPushgateway(): Promise<PushgatewayHandle> {
     const handle: PushgatewayHandle = {
       url: `http://127.0.0.1:${port}`,
       port,
-      logs: () => log,
+      logs: log.text,
       stop: async () => {
         if (!running.has(child)) return exited;
         child.kill('SIGTERM');
@@ -83,7 +79,7 @@ export async function startPushgateway(): Promise<PushgatewayHandle> {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await handle.stop();
-    if (attempt >= START_ATTEMPTS || !/address already in use/.test(log)) throw new Error(`the Pushgateway on port ${port} did not become ready; its log:\n${log.trim().split('\n').slice(-20).join('\n')}`);
+    if (attempt >= START_ATTEMPTS || !/address already in use/.test(log.text())) throw new Error(`the Pushgateway on port ${port} did not become ready; its log:\n${log.text().trim().split('\n').slice(-20).join('\n')}`);
   }
 }
 
