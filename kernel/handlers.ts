@@ -1,6 +1,5 @@
 // The handler table: what each request means. Plumbing (busy/idle, reply framing, queues) is the
 // dispatcher's; language work is the executor's. Handlers return plain reply content.
-import { createHash } from 'node:crypto';
 import type { Message } from './messages';
 import type { Handler, Reply } from './dispatcher';
 import type { ExecutorClient } from './executor/client';
@@ -42,14 +41,6 @@ function stringRecord(v: unknown): Record<string, string> {
   return out;
 }
 
-/**
- * Stands in for JupyterLab's cellId where the frontend sends none (classic Notebook, nbclient): re-running the
- * same code is taken as re-running the same cell, which is what an output's owner needs (magics/plotly-library).
- */
-function codeKey(code: string): string {
-  return `code-${createHash('sha256').update(code).digest('hex').slice(0, 16)}`;
-}
-
 export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
   const { executor, history, state } = deps;
   const ask = async (message: Message, type: 'complete' | 'inspect' | 'is_complete' | 'comm_info', fields: Record<string, unknown>): Promise<Reply> => ({
@@ -74,7 +65,7 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
         allowStdin: bool(c.allow_stdin, true),
         executionCount: count,
         userExpressions: stringRecord(c.user_expressions),
-        cellId: typeof message.metadata.cellId === 'string' ? message.metadata.cellId : codeKey(code),
+        cellId: typeof message.metadata.cellId === 'string' ? message.metadata.cellId : undefined,
       });
       if (!silent) deps.publish(message, 'execute_input', { code, execution_count: count });
       if (storeHistory) history.add(count, code);

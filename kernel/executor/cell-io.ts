@@ -2,7 +2,7 @@
 // before the reply), output beyond a limit is dropped with one visible notice, and everything carries the
 // id of the request that caused it, found through AsyncLocalStorage so late async output lands in its cell.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { MimeBundle } from '../messages';
 import { DisplayHandle, DisplayOptions, InputOptions, InterruptedError, Io, OpsEvent, StdinNotAllowedError } from '../io';
 import type { ToMain } from './protocol';
@@ -34,20 +34,28 @@ export class CellIo implements Io {
   private dropped = 0;
   private readonly limit = outputLimitBytes();
   private readonly inputs = new Map<string, { resolve: (v: string) => void; reject: (e: Error) => void }>();
+  private codeKey: string | undefined;
 
   constructor(
     readonly requestId: string,
     private readonly post: Post,
-    private readonly options: { silent: boolean; allowStdin: boolean; cellId?: string },
+    private readonly options: { silent: boolean; allowStdin: boolean; cellId?: string; code?: string },
   ) {}
 
   record(event: OpsEvent): void {
     this.post({ type: 'metric', event });
   }
 
-  /** The notebook cell this request runs, when the frontend says (JupyterLab's `cellId` metadata). */
+  /**
+   * The notebook cell this request runs: JupyterLab's `cellId` metadata; where the frontend sends none (classic
+   * Notebook, nbclient), a key of the cell's code, so re-running the same code counts as re-running the same cell
+   * (what an output's owner needs: magics/plotly-library). Computed only when asked.
+   */
   get cellId(): string | undefined {
-    return this.options.cellId;
+    const { cellId, code } = this.options;
+    if (cellId !== undefined || code === undefined) return cellId;
+    this.codeKey ??= `code-${createHash('sha256').update(code).digest('hex').slice(0, 16)}`;
+    return this.codeKey;
   }
 
   get signal(): AbortSignal {

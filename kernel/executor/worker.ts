@@ -40,7 +40,7 @@ function currentIo(): CellIo | undefined {
 }
 
 /** A request that is not an execute (complete, comm_msg...) still owns the output it causes. */
-function ioFor(id: string, options: { silent: boolean; allowStdin: boolean; cellId?: string } = { silent: false, allowStdin: false }): CellIo {
+function ioFor(id: string, options: { silent: boolean; allowStdin: boolean; cellId?: string; code?: string } = { silent: false, allowStdin: false }): CellIo {
   const io: CellIo = new CellIo(id, (m) => {
     if (m.type === 'input_request') waitingInputs.set(m.inputId, io);
     post(m);
@@ -105,7 +105,7 @@ function answer(run: Running, outcome: { value: unknown } | { error: unknown }):
 }
 
 async function execute(command: ExecuteCommand): Promise<void> {
-  const io = ioFor(command.id, { silent: command.silent, allowStdin: command.allowStdin, cellId: command.cellId });
+  const io = ioFor(command.id, { silent: command.silent, allowStdin: command.allowStdin, cellId: command.cellId, code: command.code });
   const run: Running = { command, io, finished: false };
   running = run;
   latest = io;
