@@ -1,11 +1,11 @@
 // Starts `opsbook kernel` (or any kernel argv, kernelspec style) as a real process with a fresh connection file on free ports (tcp or ipc).
 import { spawn, ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ConnectionInfo } from '../../kernel/connection';
+import { freePorts } from '../../kernel/runner/launch';
 
 const ABOVE_SUPPORT = path.resolve(__dirname, '..', '..');
 /** The checkout's root, whether this runs from test/support (ts-jest) or from dist/test/support (compiled). */
@@ -13,17 +13,9 @@ export const REPO_ROOT = path.basename(ABOVE_SUPPORT) === 'dist' && existsSync(p
 /** The built CLI; tests run after `npm run build`. */
 export const CLI = path.join(REPO_ROOT, 'dist', 'kernel', 'cli.js');
 
+/** A free loopback port (the runner's picker: kernel/runner/launch.ts). */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1))[0];
 }
 
 export interface ConnectionOptions {
@@ -35,7 +27,7 @@ export interface ConnectionOptions {
 export async function makeConnection(options: ConnectionOptions = {}): Promise<{ info: ConnectionInfo; file: string; dir: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'opsbook-test-'));
   const transport = options.transport ?? 'tcp';
-  const ports = transport === 'tcp' ? await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]) : [1, 2, 3, 4, 5];
+  const ports = transport === 'tcp' ? await freePorts(5) : [1, 2, 3, 4, 5];
   const info: ConnectionInfo = {
     transport,
     ip: transport === 'tcp' ? '127.0.0.1' : path.join(dir, 'kernel'),
