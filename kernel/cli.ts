@@ -2,7 +2,7 @@
 // The `opsbook` command: `install` / `uninstall` the kernelspec, `kernel -f <connection file>` to run, and
 // `run <notebook>` to execute a notebook headless, papermill style (kernel/runner/).
 import { Command, CommanderError } from 'commander';
-import { readConnectionFile, ConnectionFileError } from './connection';
+import { readConnectionFile, ConnectionFileError } from './protocol/connection';
 import { install, uninstall, InstallOptions } from './kernelspec';
 import { KERNEL_VERSION } from './kernel-info';
 import { splitParameterPairs } from './runner/argv';

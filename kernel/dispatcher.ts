@@ -1,7 +1,7 @@
 // The dispatcher: one table msg_type -> handler for shell and control. All plumbing lives here, once:
 // status busy/idle around every request, the reply (<type>_reply, same parent), queues (shell and control
 // each run one request at a time; control never waits for shell), and stop_on_error aborts.
-import type { Message, OutgoingMessage } from './messages';
+import type { Message, OutgoingMessage } from './protocol/messages';
 import { log } from './log';
 
 export type RequestChannel = 'shell' | 'control';

@@ -1,6 +1,6 @@
 // The handler table: what each request means. Plumbing (busy/idle, reply framing, queues) is the
 // dispatcher's; language work is the executor's. Handlers return plain reply content.
-import type { Message } from './messages';
+import type { Message } from './protocol/messages';
 import type { Handler, Reply } from './dispatcher';
 import type { ExecutorClient } from './executor/client';
 import type { History } from './history';

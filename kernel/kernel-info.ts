@@ -1,5 +1,5 @@
 // The kernel_info_reply content: static facts about opsbook and its language.
-import { PROTOCOL_VERSION } from './messages';
+import { PROTOCOL_VERSION } from './protocol/messages';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../package.json') as { version: string; homepage?: string };

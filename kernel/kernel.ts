@@ -1,10 +1,10 @@
 // A running kernel: wires the data path together, one direction at a time:
 // transport frames -> wire.decode -> dispatcher -> handlers -> executor -> (iopub/stdin/replies) -> wire.encode -> transport.
 import { randomUUID } from 'node:crypto';
-import type { ConnectionInfo } from './connection';
+import type { ConnectionInfo } from './protocol/connection';
 import { Transport, InboundChannel } from './transport';
-import { Signer, decode, encode, newHeader } from './wire';
-import type { Message, OutgoingMessage } from './messages';
+import { Signer, decode, encode, newHeader } from './protocol/wire';
+import type { Message, OutgoingMessage } from './protocol/messages';
 import { Dispatcher } from './dispatcher';
 import { createHandlers, KernelState } from './handlers';
 import { ExecutorClient } from './executor/client';

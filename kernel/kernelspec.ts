@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PROTOCOL_VERSION } from './messages';
+import { PROTOCOL_VERSION } from './protocol/messages';
 
 export interface InstallOptions {
   user?: boolean;

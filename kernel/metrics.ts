@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type * as Prom from 'prom-client';
-import type { OpsEvent } from './io';
+import type { OpsEvent } from './io/io';
 import { log } from './log';
 
 export interface KernelMetrics {

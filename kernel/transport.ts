@@ -2,7 +2,7 @@
 // signing are the wire's job, meaning is the dispatcher's. The heartbeat is answered here, on the
 // protocol thread, so it stays live whatever a cell is doing.
 import * as zmq from 'zeromq';
-import { ConnectionInfo, endpoint } from './connection';
+import { ConnectionInfo, endpoint } from './protocol/connection';
 import { log } from './log';
 
 export type InboundChannel = 'shell' | 'control' | 'stdin';

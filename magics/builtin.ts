@@ -1,6 +1,6 @@
 // Magics about magics: %lsmagic lists every magic with its one-line summary.
 import { Magic, MagicRegistry, textValue } from './registry';
-import { SystemExit } from './errors';
+import { SystemExit } from '../kernel/io/errors';
 
 /** %stop-here [reason]: ends the run here as a success (SystemExit 0, which papermill and `opsbook run` accept). */
 export const stopHereMagic: Magic = {

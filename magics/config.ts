@@ -3,7 +3,7 @@
 // Secrets are only ever named by the environment variable that holds them, and never printed: credentials
 // written into a URL are masked whenever it is shown.
 import { existsSync } from 'node:fs';
-import { MagicError } from './errors';
+import { MagicError } from '../kernel/io/errors';
 import type { Magic } from './registry';
 import { textValue } from './registry';
 

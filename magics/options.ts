@@ -2,7 +2,7 @@
 // magic line, and turned into the usage and help text. Parse failures become short UsageErrors that end with
 // the usage line; commander's own suggestions ("did you mean --since?") are kept.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { UsageError } from './errors';
+import { UsageError } from '../kernel/io/errors';
 import { tokenize } from './tokenize';
 
 export type OptionType = 'string' | 'number' | 'boolean' | 'list';

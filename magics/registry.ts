@@ -1,10 +1,10 @@
 // The magic registry: what a magic is (an async function of parsed arguments, cell body and the Io that
-// returns a value, per DESIGN.md), where magics register, and how a magic line is run: lookup (with the
+// returns a value), where magics register, and how a magic line is run: lookup (with the
 // closest names when unknown), `%name?` / `--help`, option parsing, then the magic itself.
-// magics/ depends on kernel/io.ts and nothing else in kernel/.
+// magics/ depends on kernel/io/ and nothing else in kernel/.
 import { distance } from 'fastest-levenshtein';
-import type { Io } from '../kernel/io';
-import { UsageError } from './errors';
+import type { Io } from '../kernel/io/io';
+import { UsageError } from '../kernel/io/errors';
 import { OptionSpec, ParsedArgs, helpText, parseArgs, wantsHelp } from './options';
 
 export type { MagicOption, MagicPositional } from './options';

@@ -3,7 +3,7 @@
 // stops the command's whole process group at once. `const r = %sh cmd` captures stdout instead of streaming it.
 import { spawn } from 'node:child_process';
 import type { Magic, MagicCall } from './registry';
-import { MagicError } from './errors';
+import { MagicError } from '../kernel/io/errors';
 
 /** What `const r = %sh cmd` binds. */
 export interface ShellResult {

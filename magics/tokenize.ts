@@ -3,7 +3,7 @@
 // appear inside a word, and the spaces between them, untouched: PromQL such as `{path="/a b"}` and
 // `rate(x{job="api"}[5m])` must reach Prometheus exactly as typed. No shell library keeps those intact (they
 // strip inner quotes and treat `(` as an operator), hence this small scanner.
-import { UsageError } from './errors';
+import { UsageError } from '../kernel/io/errors';
 
 export function tokenize(text: string): string[] {
   const words: string[] = [];

@@ -6,7 +6,7 @@ import { Session } from 'node:inspector';
 import * as path from 'node:path';
 import { BEFORE_TERMINATE } from './protocol';
 import type { ToMain, ToWorker } from './protocol';
-import type { OpsEvent } from '../io';
+import type { OpsEvent } from '../io/io';
 import { log } from '../log';
 
 type Command = Extract<ToWorker, { id: string }>;

@@ -3,8 +3,8 @@
 // otherwise. The helpers cells call (html, markdown...) are in rich-values.ts, error content in errors.ts.
 import { inspect, types } from 'node:util';
 import type { Bundle } from './protocol';
-import type { MimeBundle } from '../messages';
-import { escapeHtml } from '../../magics/html';
+import type { MimeBundle } from '../protocol/messages';
+import { escapeHtml } from '../io/html';
 
 export const JUPYTER_DISPLAY = Symbol.for('Jupyter.display');
 

@@ -2,7 +2,7 @@
 import type { ErrorContent } from './protocol';
 import { isObject, safeInspect } from './display';
 import { mapCellFrame } from './cell-positions';
-import { isExpectedError } from '../../magics/errors';
+import { isExpectedError } from '../io/errors';
 
 /** Frames of our own code are noise in a notebook; keep the cell's frames (at TypeScript positions) and user modules. */
 function userFrames(stack: string): string[] {

@@ -1,9 +1,9 @@
 // Binds the magics to the running cell: the rewritten magic lines (magic-lines.ts) call this global with the
 // magic's name and text, and it runs the magic with the Io of the cell that called it.
 import type { MagicRegistry, MagicRequest } from '../../magics/registry';
-import type { Io } from '../io';
+import type { Io } from '../io/io';
 import { MAGIC_RUNNER } from './magic-lines';
-import { UsageError } from '../../magics/errors';
+import { UsageError } from '../io/errors';
 
 export function installMagicRunner(registry: MagicRegistry, currentIo: () => Io | undefined): void {
   const run = (request: Partial<MagicRequest> & { name: string }): Promise<unknown> => {

@@ -1,6 +1,6 @@
 // Messages between the protocol thread (main) and the executor worker thread. Structured-clone data only.
-import type { MimeBundle } from '../messages';
-import type { OpsEvent } from '../io';
+import type { MimeBundle } from '../protocol/messages';
+import type { OpsEvent } from '../io/io';
 
 /**
  * Symbol.for key of a function on the worker's global that the protocol thread calls through the inspector just

@@ -18,7 +18,7 @@ import { installCellGlobals } from './cell-globals';
 import { installTerminationSupport } from './termination';
 import { warmUpSoon } from './warm-up';
 import type { ExecuteCommand, ToMain, ToWorker } from './protocol';
-import { InterruptedError } from '../io';
+import { InterruptedError } from '../io/io';
 
 if (!parentPort) throw new Error('executor/worker must run as a worker thread');
 const port = parentPort;

@@ -3,9 +3,9 @@
 // its listeners; what the messages mean is the run loop's business.
 import { randomUUID } from 'node:crypto';
 import * as zmq from 'zeromq';
-import { ConnectionInfo, endpoint } from '../connection';
-import type { Message } from '../messages';
-import { Signer, decode, encode, newHeader } from '../wire';
+import { ConnectionInfo, endpoint } from '../protocol/connection';
+import type { Message } from '../protocol/messages';
+import { Signer, decode, encode, newHeader } from '../protocol/wire';
 
 export type ClientChannel = 'shell' | 'control' | 'stdin' | 'iopub';
 const SEND_TIMEOUT_MS = 10_000;

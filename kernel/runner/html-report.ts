@@ -4,8 +4,8 @@
 // ANSI colours in streams and tracebacks become spans. Nothing is loaded from the network: our charts' text/html
 // carries plotly.js inline, once per notebook, and this page keeps each output exactly once.
 import MarkdownIt from 'markdown-it';
-import { escapeHtml } from '../../magics/html';
-import type { MimeBundle } from '../messages';
+import { escapeHtml } from '../io/html';
+import type { MimeBundle } from '../protocol/messages';
 import type { Cell, Notebook, Output } from './notebook';
 import { cellPapermill, notebookPapermill, tagsOf } from './notebook';
 

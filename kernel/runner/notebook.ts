@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { MimeBundle } from '../messages';
+import type { MimeBundle } from '../protocol/messages';
 import { SetupError, messageOf } from './errors';
 
 export type Output =

@@ -1,7 +1,7 @@
 // Turns a cell's IOPub messages into its stored outputs, as nbclient does: consecutive streams of one name merge,
 // `update_display_data` (and a new output reusing a display id) rewrites every earlier output with that display
 // id in any cell, `clear_output` clears now or, with `wait`, just before the next output. `transient` is never stored.
-import type { MimeBundle } from '../messages';
+import type { MimeBundle } from '../protocol/messages';
 import type { Cell, Output } from './notebook';
 
 function bundle(value: unknown): MimeBundle {

@@ -3,7 +3,7 @@
 // It stops at the first failure (not for cells tagged `raises-exception`), ends early as a success on SystemExit 0,
 // and bounds every wait: a per-cell timeout interrupts (then kills) the kernel, a dead kernel fails the cell, and a
 // SIGINT/SIGTERM to the runner interrupts the cell and stops.
-import type { Message } from '../messages';
+import type { Message } from '../protocol/messages';
 import type { KernelExit } from './launch';
 import { describeExit } from './launch';
 import { addErrorMarkers, Cell, cellPapermill, Notebook, notebookPapermill, Output, seconds, tagsOf } from './notebook';

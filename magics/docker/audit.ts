@@ -3,7 +3,7 @@
 // ended and how long it took — and the same facts as one line in the cell output, which stays in the saved
 // notebook. %history <service> lists the records.
 import type Docker from 'dockerode';
-import { escapeHtml } from '../html';
+import { escapeHtml } from '../../kernel/io/html';
 import type { Magic } from '../registry';
 import type { DockerConnection } from './connection';
 import { LABEL } from './labels';

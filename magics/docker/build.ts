@@ -6,13 +6,13 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { existsSync, statSync } from 'node:fs';
-import type { Io } from '../../kernel/io';
-import { MagicError } from '../errors';
+import type { Io } from '../../kernel/io/io';
+import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import type { DockerConnection } from './connection';
 import { BuildEvent, BuildProgress } from './build-progress';
 import { packContext } from './build-context';
-import { escapeHtml } from '../html';
+import { escapeHtml } from '../../kernel/io/html';
 
 /** What `const img = %build ...` binds. */
 export interface BuildResult {

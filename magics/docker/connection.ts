@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
-import { MagicError } from '../errors';
+import { MagicError } from '../../kernel/io/errors';
 import type { NotebookConfig } from '../config';
 import type { Magic } from '../registry';
 import { textValue } from '../registry';

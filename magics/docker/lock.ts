@@ -5,7 +5,7 @@
 // reported.
 import * as os from 'node:os';
 import type Docker from 'dockerode';
-import { MagicError } from '../errors';
+import { MagicError } from '../../kernel/io/errors';
 import { LABEL } from './labels';
 
 export interface LockHolder {

@@ -6,8 +6,8 @@
 // engine splits them across chunks. --follow streams until the container stops or the cell is interrupted.
 import { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import type { Io } from '../../kernel/io';
-import { MagicError } from '../errors';
+import type { Io } from '../../kernel/io/io';
+import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import { parseDuration, parseTime } from '../promql/time';
 import { masker } from './build';

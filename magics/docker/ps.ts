@@ -7,10 +7,10 @@
 // Also home of what %logs and %stop share: resolving a service or container name, the services that exist, and
 // the table rendering.
 import type Docker from 'dockerode';
-import type { Io } from '../../kernel/io';
-import { MagicError, UsageError } from '../errors';
+import type { Io } from '../../kernel/io/io';
+import { MagicError, UsageError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
-import { escapeHtml } from '../html';
+import { escapeHtml } from '../../kernel/io/html';
 import type { DockerConnection } from './connection';
 import { LABEL, serviceFilter } from './labels';
 

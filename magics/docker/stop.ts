@@ -3,9 +3,9 @@
 // what happened to each container (stopped in how long with which exit code, or killed at the timeout). Nothing
 // running is a line saying so, not an error; a name that is neither a service nor a container is a MagicError.
 import type Docker from 'dockerode';
-import { MagicError } from '../errors';
+import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
-import { escapeHtml } from '../html';
+import { escapeHtml } from '../../kernel/io/html';
 import type { DockerConnection } from './connection';
 import { LABEL } from './labels';
 import { Column, NONE, Target, completeTarget, containerName, resolveTarget, statusText, tableBundle } from './ps';

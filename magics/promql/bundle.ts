@@ -5,7 +5,7 @@
 // Also the "no data" bundle and instant-query tables. Pure apart from a random id per chart.
 import { randomBytes } from 'node:crypto';
 
-import { escapeHtml } from '../html';
+import { escapeHtml } from '../../kernel/io/html';
 import { PLOTLY_READY_EVENT, type PlotlyLibrary } from '../plotly-library';
 import type { Figure } from './figure';
 import type { InstantRow } from './series';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { MagicError } from '../errors';
+import { MagicError } from '../../kernel/io/errors';
 import { maskUrl, PrometheusSettings } from '../config';
 
 export interface PromSuccess {

@@ -2,9 +2,9 @@
 // default, a table and a bar chart with --instant), or says "no data"; --watch refreshes the same chart in
 // place. `const r = %promql ...` also binds the data (labels, timestamps, numbers) for TypeScript.
 import { randomUUID } from 'node:crypto';
-import type { Io } from '../../kernel/io';
+import type { Io } from '../../kernel/io/io';
 import type { NotebookConfig } from '../config';
-import { MagicError } from '../errors';
+import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import { PlotlyLibrary } from '../plotly-library';
 import { promRequest, PromSuccess } from './client';

@@ -2,7 +2,7 @@
 // loop, a 200-line TypeScript cell, completion on a 10,000-property object.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 import type { KernelUnderTest } from './kernels';
 import { floodText } from './kernels';
 import { Session, executeContent } from './session';

@@ -4,7 +4,7 @@ import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { KernelClient } from '../support/kernel-client';
 import { KernelProcess, makeConnection, spawnKernel } from '../support/kernel-process';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 import type { KernelUnderTest } from './kernels';
 
 /** The client retries connecting to a not-yet-bound port this often (zeromq's default is 100 ms). */

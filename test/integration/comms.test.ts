@@ -1,6 +1,6 @@
 // Comms: comm_info, frontend- and kernel-opened comms, comm_msg and comm_close in both directions, unknown targets.
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 import { randomUUID } from 'node:crypto';
 
 let k: TestKernel;

@@ -1,6 +1,6 @@
 // Rich display over real ZeroMQ: tables of objects, the html/markdown/svg/png/json helpers, display methods, errors.
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 
 let k: TestKernel;
 beforeAll(async () => {

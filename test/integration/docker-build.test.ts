@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 import { dockerAvailable, ensureBaseImages, ensureDocker, removeByLabel, BUSYBOX_IMAGE } from '../support/docker';
 import { prepareSampleApp } from '../support/sample-app';
 

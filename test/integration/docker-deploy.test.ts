@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 import { freePort } from '../support/kernel-process';
 import { dockerAvailable, ensureBaseImages, ensureDocker, removeByLabel } from '../support/docker';
 import { buildSampleApp } from '../support/sample-app';

@@ -6,7 +6,7 @@
 // Skipped with a warning without Docker, except with CI=true, where it fails.
 import { execFileSync } from 'node:child_process';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 import { BUSYBOX_IMAGE, docker, dockerAvailable, ensureBaseImages, ensureDocker, removeByLabel } from '../support/docker';
 import { TEST_LABEL } from '../support/sample-app';
 

@@ -1,6 +1,6 @@
 // Execute semantics: execute_input/execute_result, error content, silent, store_history, user_expressions, stop_on_error.
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 
 let k: TestKernel;
 beforeAll(async () => {

@@ -4,10 +4,10 @@ import { rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import { endpoint } from '../../kernel/connection';
-import type { ConnectionInfo } from '../../kernel/connection';
-import { Signer, decode } from '../../kernel/wire';
-import type { Message } from '../../kernel/messages';
+import { endpoint } from '../../kernel/protocol/connection';
+import type { ConnectionInfo } from '../../kernel/protocol/connection';
+import { Signer, decode } from '../../kernel/protocol/wire';
+import type { Message } from '../../kernel/protocol/messages';
 
 /** FUZZ_SEED=<n> reproduces a run; FUZZ_COUNT=<n> changes the number of messages (at least 10,000 by default). */
 const SEED = Number(process.env.FUZZ_SEED ?? 0x0b5b00c);

@@ -1,6 +1,6 @@
 // Interrupts (interrupt_request on control and SIGINT) of sync loops, pending awaits and signal-aware tasks; heartbeat and control while busy.
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 
 let k: TestKernel;
 beforeAll(async () => {

@@ -2,7 +2,7 @@
 // with suggestions, !shell streaming and exit status, capture with %sh, interrupt of a shell command,
 // interpolation, %prometheus / %config with secrets named, never shown.
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 import { descendants } from '../../kernel/children';
 
 let k: TestKernel;

@@ -1,6 +1,6 @@
 // Output on IOPub: stream, display_data, update_display_data, clear_output, late async output, batching and the flood cap.
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 
 let k: TestKernel;
 beforeAll(async () => {

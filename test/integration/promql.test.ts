@@ -3,7 +3,7 @@
 // empty results, parse errors, warnings, auth through a proxy, timeout, interrupt, a server stopped mid-query,
 // --watch, and completion of metric names. Skipped with a warning without Prometheus, except with CI=true.
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 import { freePort } from '../support/kernel-process';
 import { startAuthProxy, AuthProxy } from '../support/auth-proxy';
 import { startLiveTarget, LiveTarget } from '../support/live-target';

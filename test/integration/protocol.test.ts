@@ -1,6 +1,6 @@
 // Protocol (spec 5.5): kernel_info on shell and control, busy/idle plumbing, unknown requests, history, is_complete, complete, inspect.
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 
 let k: TestKernel;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 // Security and transports: bad signatures dropped, replays answered once, empty key (unsigned), hmac-sha512, ipc.
 import { createHmac } from 'node:crypto';
 import { startTestKernel, TestKernel, Received } from '../support/kernel-client';
-import { DELIMITER } from '../../kernel/wire';
+import { DELIMITER } from '../../kernel/protocol/wire';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,6 +1,6 @@
 // stdin channel: input() and password() answered by the frontend, and allow_stdin false failing clearly instead of hanging.
 import { startTestKernel, TestKernel } from '../support/kernel-client';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 
 let k: TestKernel;
 beforeAll(async () => {

@@ -2,10 +2,10 @@
 // shell/control, collects IOPub per parent msg_id, answers stdin, pings the heartbeat.
 import * as zmq from 'zeromq';
 import { randomUUID } from 'node:crypto';
-import type { ConnectionInfo } from '../../kernel/connection';
-import { endpoint } from '../../kernel/connection';
-import { Signer, decode, encode, newHeader } from '../../kernel/wire';
-import type { Message } from '../../kernel/messages';
+import type { ConnectionInfo } from '../../kernel/protocol/connection';
+import { endpoint } from '../../kernel/protocol/connection';
+import { Signer, decode, encode, newHeader } from '../../kernel/protocol/wire';
+import type { Message } from '../../kernel/protocol/messages';
 import { startKernelProcess, KernelProcess, ConnectionOptions } from './kernel-process';
 
 export interface ExecuteResult {

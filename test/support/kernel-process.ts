@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ConnectionInfo } from '../../kernel/connection';
+import type { ConnectionInfo } from '../../kernel/protocol/connection';
 import { freePorts } from '../../kernel/runner/launch';
 
 const ABOVE_SUPPORT = path.resolve(__dirname, '..', '..');

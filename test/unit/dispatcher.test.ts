@@ -1,7 +1,7 @@
 // Unit tests of the dispatcher plumbing with fake handlers: busy/idle around every request, replies,
 // one-at-a-time shell queue, control not waiting for shell, stop_on_error aborts, unknown types.
 import { Dispatcher, Handler } from '../../kernel/dispatcher';
-import type { Message, OutgoingMessage } from '../../kernel/messages';
+import type { Message, OutgoingMessage } from '../../kernel/protocol/messages';
 
 let n = 0;
 function msg(msgType: string, content: Record<string, unknown> = {}): Message {

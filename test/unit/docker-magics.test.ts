@@ -3,7 +3,7 @@
 import { dockerTarget, unreachable } from '../../magics/docker/connection';
 import { BuildProgress } from '../../magics/docker/build-progress';
 import { masker } from '../../magics/docker/build';
-import { MagicError } from '../../magics/errors';
+import { MagicError } from '../../kernel/io/errors';
 
 test('DOCKER_HOST: the local socket by default, unix, tcp, tcp with TLS, ssh; bad hosts are MagicErrors', () => {
   expect(dockerTarget(undefined)).toEqual({ shown: 'unix:///var/run/docker.sock', options: { socketPath: '/var/run/docker.sock' } });

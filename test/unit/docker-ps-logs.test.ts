@@ -9,7 +9,7 @@ import { masker } from '../../magics/docker/build';
 import { DockerConnection } from '../../magics/docker/connection';
 import { NotebookConfig } from '../../magics/config';
 import { MagicRegistry } from '../../magics/registry';
-import { UsageError } from '../../magics/errors';
+import { UsageError } from '../../kernel/io/errors';
 
 /** One frame of Docker's multiplexed log format: type, 3 zero bytes, size (big-endian uint32), payload. */
 function frame(type: number, text: string): Buffer {

@@ -2,8 +2,8 @@
 // from the option definitions, option parsing and its usage errors, word splitting, and the completion hook.
 import { MagicRegistry, Magic, MagicCall } from '../../magics/registry';
 import { tokenize } from '../../magics/tokenize';
-import { UsageError, MagicError, isExpectedError } from '../../magics/errors';
-import type { Io } from '../../kernel/io';
+import { UsageError, MagicError, isExpectedError } from '../../kernel/io/errors';
+import type { Io } from '../../kernel/io/io';
 
 const io = {} as Io;
 let seen: MagicCall | undefined;

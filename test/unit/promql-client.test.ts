@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { promRequest, RequestAborted } from '../../magics/promql/client';
-import { MagicError } from '../../magics/errors';
+import { MagicError } from '../../kernel/io/errors';
 import type { PrometheusSettings } from '../../magics/config';
 
 type Handler = (req: http.IncomingMessage, body: string, res: http.ServerResponse) => void;

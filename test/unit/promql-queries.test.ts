@@ -2,7 +2,7 @@
 // stand-in for Prometheus's label APIs.
 import { queriesOf, rangeOf } from '../../magics/promql/queries';
 import { PromqlCompleter } from '../../magics/promql/completion';
-import { UsageError, MagicError } from '../../magics/errors';
+import { UsageError, MagicError } from '../../kernel/io/errors';
 
 const NOW = 1_764_064_800; // 2025-11-25T10:00:00Z
 

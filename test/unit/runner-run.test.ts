@@ -2,7 +2,7 @@
 // and nbclient's metadata, stopping at a failure, raises-exception, SystemExit 0, a reply that comes without its
 // idle, and the paths that must never hang: a timeout (interrupt, then kill), a kernel that dies, a signal.
 import { randomUUID } from 'node:crypto';
-import type { Message } from '../../kernel/messages';
+import type { Message } from '../../kernel/protocol/messages';
 import type { MessageListener } from '../../kernel/runner/client';
 import type { KernelExit } from '../../kernel/runner/launch';
 import { Notebook, ensurePapermillMetadata, notebookPapermill, parseNotebook, startRun, tagsOf } from '../../kernel/runner/notebook';

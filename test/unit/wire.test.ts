@@ -2,7 +2,7 @@
 // malformed frames.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Signer, decode, encode, newHeader, DELIMITER } from '../../kernel/wire';
+import { Signer, decode, encode, newHeader, DELIMITER } from '../../kernel/protocol/wire';
 
 interface Vector {
   scheme: string;

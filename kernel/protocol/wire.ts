@@ -1,5 +1,5 @@
 // The Jupyter wire format, pure: frames <-> message objects, HMAC signing, constant-time verification and
-// replay rejection. No sockets and no clock except what the caller passes in (see DESIGN.md, kernel/wire).
+// replay rejection. No sockets and no clock except what the caller passes in: the transport and the clients give it bytes and take bytes.
 import { createHmac, timingSafeEqual, randomUUID } from 'node:crypto';
 import type { Header, Message, OutgoingMessage } from './messages';
 import { PROTOCOL_VERSION } from './messages';

@@ -1,3 +1,4 @@
+// Part of the kernel↔magics contract (kernel/io/).
 // Errors a magic raises for expected failures (a wrong option, an unreachable service, a failed build). They
 // carry `expected = true`, so the kernel shows their name, message and hint lines without a stack trace: the
 // user needs to know what failed and what to do, not where in opsbook it was noticed.

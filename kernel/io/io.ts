@@ -1,6 +1,7 @@
 // The Io: the one interface through which anything a cell or a magic does reaches the notebook.
-// magics/ depends on this file and on nothing else in kernel/.
-import type { MimeBundle } from './messages';
+// kernel/io/ is the whole contract between the kernel and the magics (this interface, the error classes, HTML
+// escaping): magics/ imports from this folder and from nothing else in kernel/.
+import type { MimeBundle } from '../protocol/messages';
 
 export interface DisplayOptions {
   /** A display id; reusing it lets later `update` calls replace this output in place. */
