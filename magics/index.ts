@@ -1,16 +1,18 @@
 // The magics a kernel starts with, registered in one registry that shares one notebook configuration.
 import { MagicRegistry } from './registry';
-import { NotebookConfig, configMagic, prometheusMagic } from './config';
+import { NotebookConfig } from './lib/notebook-config';
+import { configMagic, prometheusMagic } from './config';
 import { lsmagic, stopHereMagic } from './builtin';
 import { shellMagic } from './shell';
 import { promqlMagic } from './promql/magic';
-import { DockerConnection, dockerMagic } from './docker/connection';
+import { DockerConnection } from './docker/engine/connection';
+import { dockerMagic } from './docker/docker';
 import { buildMagic } from './docker/build';
 import { psMagic } from './docker/ps';
 import { logsMagic } from './docker/logs';
 import { stopMagic } from './docker/stop';
 import { deployMagic, rollbackMagic } from './docker/deploy';
-import { historyMagic } from './docker/audit';
+import { historyMagic } from './docker/history';
 
 export interface Magics {
   registry: MagicRegistry;

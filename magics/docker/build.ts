@@ -9,10 +9,11 @@ import { existsSync, statSync } from 'node:fs';
 import type { Io } from '../../kernel/io/io';
 import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
-import type { DockerConnection } from './connection';
+import type { DockerConnection } from './engine/connection';
 import { BuildEvent, BuildProgress } from './build-progress';
 import { packContext } from './build-context';
 import { escapeHtml } from '../../kernel/io/html';
+import { masker, secretRefs } from '../lib/secrets';
 
 /** What `const img = %build ...` binds. */
 export interface BuildResult {
@@ -35,16 +36,9 @@ function pairs(values: unknown, option: string): Array<[string, string]> {
   return values.map((v) => {
     const text = String(v);
     const eq = text.indexOf('=');
-    if (eq <= 0) throw new MagicError(`${option} takes KEY=VALUE, not "${option === '--secret-build-arg' ? text.split('=')[0] : text}"`);
+    if (eq <= 0) throw new MagicError(`${option} takes KEY=VALUE, not "${text}"`);
     return [text.slice(0, eq), text.slice(eq + 1)];
   });
-}
-
-/** Replaces every secret value in a text with ***. */
-export function masker(secrets: string[]): (text: string) => string {
-  const values = secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-  if (values.length === 0) return (text) => text;
-  return (text) => values.reduce((out, secret) => out.split(secret).join('***'), text);
 }
 
 function bytes(n: number): string {
@@ -124,14 +118,9 @@ async function runBuild(call: MagicCall, connection: DockerConnection, env: Node
   // like the CLI: -f is taken from the current (notebook) folder; without it, Dockerfile (or dockerfile) in the context
   const dockerfile = typeof o.file === 'string' ? path.resolve(process.cwd(), o.file) : undefined;
   const buildargs: Record<string, string> = Object.fromEntries(pairs(o['build-arg'], '--build-arg'));
-  const secrets: string[] = [];
-  for (const [key, variable] of pairs(o['secret-build-arg'], '--secret-build-arg')) {
-    const value = env[variable];
-    if (value === undefined) throw new MagicError(`--secret-build-arg ${key}: environment variable ${variable} is not set`, `export ${variable} before starting the kernel`);
-    buildargs[key] = value;
-    secrets.push(value);
-  }
-  const mask = masker(secrets);
+  const secrets = secretRefs(o['secret-build-arg'], '--secret-build-arg', env);
+  for (const s of secrets) buildargs[s.key] = s.value;
+  const mask = masker(secrets.map((s) => s.value));
   const labels: Record<string, string> = {
     ...Object.fromEntries(pairs(o.label, '--label')),
     'opsbook.managed': 'true',

@@ -13,14 +13,14 @@ import type { Io } from '../../kernel/io/io';
 import { MagicError, UsageError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import { escapeHtml } from '../../kernel/io/html';
-import { parseDuration } from '../promql/time';
-import { masker } from './build';
-import type { DockerConnection } from './connection';
-import { DeployRecord, auditLine, listRecords, restoredAfterMs, writeRecord } from './audit';
-import { HealthGate, describeGate, waitAnswering, waitHealthy, whyUnhealthy } from './health';
-import { LABEL } from './labels';
-import { acquireLock, holderOf, isStale } from './lock';
-import { deploySwarm, requireManager, swarmLabels, tasksBundle } from './swarm';
+import { parseDuration } from '../lib/time';
+import { masker } from '../lib/secrets';
+import type { DockerConnection } from './engine/connection';
+import { DeployRecord, auditLine, listRecords, restoredAfterMs, writeRecord } from './deploy/audit';
+import { HealthGate, describeGate, waitAnswering, waitHealthy, whyUnhealthy } from './deploy/health';
+import { LABEL } from './engine/labels';
+import { acquireLock, holderOf, isStale } from './deploy/lock';
+import { deploySwarm, requireManager, swarmLabels, tasksBundle } from './deploy/swarm';
 
 interface PortMapping {
   host: number;

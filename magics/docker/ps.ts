@@ -4,15 +4,15 @@
 // the engine's own filters (service=x is the label filter opsbook.service=x). `const c = %ps` binds the rows.
 // %deploy's bookkeeping containers (deploy locks, audit records: created, never started) are left out unless a
 // label filter asks for them.
-// Also home of what %logs and %stop share: resolving a service or container name, the services that exist, and
-// the table rendering.
 import type Docker from 'dockerode';
 import type { Io } from '../../kernel/io/io';
-import { MagicError, UsageError } from '../../kernel/io/errors';
+import { UsageError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import { escapeHtml } from '../../kernel/io/html';
-import type { DockerConnection } from './connection';
-import { LABEL, serviceFilter } from './labels';
+import type { DockerConnection } from './engine/connection';
+import { LABEL } from './engine/labels';
+import { ContainerState, NONE, containerName, isBookkeeping, mapLimit, stateOf, statusText } from './engine/containers';
+import { Column, tableBundle } from '../lib/table';
 
 /** One line of the %ps table; `const c = %ps` binds an array of these. */
 export interface ContainerRow {
@@ -35,20 +35,14 @@ export interface ContainerRow {
   version: string;
 }
 
-/** The part of `docker inspect`'s State a row needs. */
-export type ContainerState = Docker.ContainerInspectInfo['State'];
-
 export type EngineFilters = Record<string, string[]>;
 
-export const NONE = '—';
 /** Keys of `--filter` passed to the engine as they are (the engine's container list filters). */
 const ENGINE_FILTER_KEYS = ['id', 'name', 'label', 'status', 'health', 'ancestor', 'before', 'since', 'exited', 'network', 'publish', 'expose', 'volume', 'is-task'] as const;
 const FILTER_KEYS = ['service', ...ENGINE_FILTER_KEYS];
 /** Containers inspected at once (for start time and health). */
 const INSPECT_CONCURRENCY = 16;
 const UNSPECIFIED_ADDRESSES = new Set(['', '0.0.0.0', '::']);
-/** On the created-never-started containers that hold %deploy's audit records (audit.ts); not in LABEL (yet). */
-export const DEPLOY_RECORD_LABEL = LABEL.deployRecord;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Pure parts: filters, row fields, tables
@@ -76,17 +70,9 @@ export function describeSelection(filterWords: readonly string[], all: boolean):
   return filterWords.length > 0 ? `${scope}; filter ${filterWords.join(', ')}` : scope;
 }
 
-/**
- * %deploy's bookkeeping containers (a service's deploy lock, its audit records) are created and never started:
- * they are not workloads, so %ps leaves them out and %logs / %stop never take them for a service's container.
- */
-export function isBookkeeping(labels: Record<string, string> | null | undefined): boolean {
-  return labels?.[LABEL.lock] === 'true' || labels?.[DEPLOY_RECORD_LABEL] === 'true';
-}
-
 /** Whether a --filter asks for the bookkeeping containers by their label (then %ps shows them). */
 export function asksForBookkeeping(filterWords: readonly string[]): boolean {
-  return filterWords.some((w) => w.startsWith(`label=${LABEL.lock}`) || w.startsWith(`label=${DEPLOY_RECORD_LABEL}`));
+  return filterWords.some((w) => w.startsWith(`label=${LABEL.lock}`) || w.startsWith(`label=${LABEL.deployRecord}`));
 }
 
 /** "5s", "5m", "2h 3m", "3d 4h": the largest two units, zero parts dropped. */
@@ -134,18 +120,6 @@ export function healthText(statusText: string, state?: ContainerState): string {
   return fromStatus === 'health: starting' ? 'starting' : fromStatus;
 }
 
-/** The state, with the exit code when exited: "exited (3)". */
-export function statusText(info: Pick<Docker.ContainerInfo, 'State' | 'Status'>, state?: ContainerState): string {
-  const name = state?.Status ?? info.State;
-  if (name !== 'exited') return name;
-  const code = state?.ExitCode ?? /^Exited \((-?\d+)\)/.exec(info.Status)?.[1];
-  return code === undefined ? name : `exited (${code})`;
-}
-
-export function containerName(info: Pick<Docker.ContainerInfo, 'Names' | 'Id'>): string {
-  return (info.Names[0] ?? info.Id.slice(0, 12)).replace(/^\//, '');
-}
-
 /** One table row from the list entry and (when available) its inspect State. */
 export function containerRow(info: Docker.ContainerInfo, state: ContainerState | undefined, nowMs: number): ContainerRow {
   const labels = info.Labels ?? {};
@@ -168,22 +142,6 @@ export function containerRow(info: Docker.ContainerInfo, state: ContainerState |
 export function sortRows(rows: ContainerRow[]): ContainerRow[] {
   const key = (r: ContainerRow) => (r.service === NONE ? '\uffff' : r.service);
   return [...rows].sort((a, b) => key(a).localeCompare(key(b)) || a.name.localeCompare(b.name));
-}
-
-export interface Column<Row> {
-  header: string;
-  value: (row: Row) => string;
-}
-
-/** An HTML table (every cell escaped) and the same table as aligned text. */
-export function tableBundle<Row>(className: string, columns: readonly Column<Row>[], rows: readonly Row[]): { 'text/plain': string; 'text/html': string } {
-  const cells = rows.map((row) => columns.map((c) => c.value(row)));
-  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i].length)));
-  const textLine = (values: string[]) => values.map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i]))).join('  ').trimEnd();
-  const text = [textLine(columns.map((c) => c.header)), ...cells.map(textLine)].join('\n');
-  const head = `<thead><tr>${columns.map((c) => `<th style="text-align:left">${escapeHtml(c.header)}</th>`).join('')}</tr></thead>`;
-  const body = `<tbody>${cells.map((r) => `<tr>${r.map((v) => `<td style="text-align:left">${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</tbody>`;
-  return { 'text/plain': text, 'text/html': `<table class="${escapeHtml(className)}">${head}${body}</table>` };
 }
 
 export const PS_COLUMNS: readonly Column<ContainerRow>[] = [
@@ -209,34 +167,6 @@ export function psBundle(rows: readonly ContainerRow[], selection: string): { 't
 // ---------------------------------------------------------------------------------------------------------------
 // The engine side, shared with %logs and %stop
 
-/** Runs `work` over `items`, at most `limit` at a time, keeping the order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-function isNotFound(e: unknown): boolean {
-  return (e as { statusCode?: number }).statusCode === 404;
-}
-
-/** inspect's State, or undefined when the container went away meanwhile. */
-async function stateOf(docker: Docker, id: string, signal?: AbortSignal): Promise<ContainerState | undefined> {
-  try {
-    return (await docker.getContainer(id).inspect({ abortSignal: signal })).State;
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
-}
-
 /** The rows for these filters, with start times and health from inspect; containers removed meanwhile dropped. */
 export async function listRows(docker: Docker, filters: EngineFilters, all: boolean, withBookkeeping: boolean, signal?: AbortSignal): Promise<ContainerRow[]> {
   const listed = await docker.listContainers({ all, filters, abortSignal: signal });
@@ -244,44 +174,6 @@ export async function listRows(docker: Docker, filters: EngineFilters, all: bool
   const states = await mapLimit(containers, INSPECT_CONCURRENCY, (c) => stateOf(docker, c.Id, signal));
   const now = Date.now();
   return sortRows(containers.flatMap((c, i) => (states[i] === undefined ? [] : [containerRow(c, states[i], now)])));
-}
-
-/** The names of the services that have containers (running or not), sorted. */
-export async function knownServices(docker: Docker, signal?: AbortSignal): Promise<string[]> {
-  const listed = await docker.listContainers({ all: true, filters: { label: [LABEL.service] }, abortSignal: signal });
-  const containers = listed.filter((c) => !isBookkeeping(c.Labels));
-  return [...new Set(containers.map((c) => c.Labels?.[LABEL.service]).filter((s): s is string => !!s))].sort();
-}
-
-/** What a name given to %logs or %stop is: a service (its containers, newest first) or one container. */
-export type Target =
-  | { kind: 'service'; service: string; containers: Docker.ContainerInfo[] }
-  | { kind: 'container'; container: Docker.ContainerInspectInfo };
-
-/** A service name first (any container labelled with it but bookkeeping), else a container name or id; else a MagicError. */
-export async function resolveTarget(docker: Docker, name: string, magic: string, signal?: AbortSignal): Promise<Target> {
-  const listed = await docker.listContainers({ all: true, filters: serviceFilter(name), abortSignal: signal });
-  const containers = listed.filter((c) => !isBookkeeping(c.Labels));
-  if (containers.length > 0) return { kind: 'service', service: name, containers: containers.sort((a, b) => b.Created - a.Created) };
-  try {
-    return { kind: 'container', container: await docker.getContainer(name).inspect({ abortSignal: signal }) };
-  } catch (e) {
-    if (!isNotFound(e)) throw e;
-  }
-  const services = await knownServices(docker, signal);
-  const hint = services.length > 0 ? `services: ${services.join(', ')} (%ps --all lists every container)` : 'no opsbook service has containers on this engine; %ps --all lists every container';
-  throw new MagicError(`%${magic}: no service or container named "${name}"`, hint);
-}
-
-/** Completes the first argument of %logs / %stop: service names, then container names. */
-export async function completeTarget(connection: DockerConnection, before: string): Promise<{ matches: string[]; replace: number }> {
-  const word = /^\s*([^\s-]\S*|)$/.exec(before)?.[1];
-  if (word === undefined) return { matches: [], replace: 0 };
-  const { docker } = await connection.engine();
-  const containers = (await docker.listContainers({ all: true })).filter((c) => !isBookkeeping(c.Labels));
-  const services = containers.map((c) => c.Labels?.[LABEL.service]).filter((s): s is string => !!s).sort();
-  const names = containers.map((c) => containerName(c)).sort();
-  return { matches: [...new Set([...services, ...names])].filter((n) => n.startsWith(word)), replace: word.length };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

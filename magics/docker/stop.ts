@@ -6,9 +6,10 @@ import type Docker from 'dockerode';
 import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import { escapeHtml } from '../../kernel/io/html';
-import type { DockerConnection } from './connection';
-import { LABEL } from './labels';
-import { Column, NONE, Target, completeTarget, containerName, resolveTarget, statusText, tableBundle } from './ps';
+import type { DockerConnection } from './engine/connection';
+import { LABEL } from './engine/labels';
+import { NONE, Target, completeTarget, containerName, resolveTarget, statusText } from './engine/containers';
+import { Column, tableBundle } from '../lib/table';
 
 /** One stopped container; `const s = %stop api` binds an array of these. */
 export interface StopRow {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { MagicError } from '../../kernel/io/errors';
-import { maskUrl, PrometheusSettings } from '../config';
+import { maskUrl, PrometheusSettings } from '../lib/notebook-config';
 
 export interface PromSuccess {
   data: unknown;

@@ -2,7 +2,7 @@
 // cached for a short while), label names inside `{...}`, label values after `label="`, PromQL functions and
 // aggregations, and range units inside `[5...]`. Asks Prometheus with a short deadline: completion must never
 // hang on a dead server (it then offers functions only).
-import type { PrometheusSettings } from '../config';
+import type { PrometheusSettings } from '../lib/notebook-config';
 import { promRequest } from './client';
 
 const FUNCTIONS = [

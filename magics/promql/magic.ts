@@ -3,7 +3,7 @@
 // place. `const r = %promql ...` also binds the data (labels, timestamps, numbers) for TypeScript.
 import { randomUUID } from 'node:crypto';
 import type { Io } from '../../kernel/io/io';
-import type { NotebookConfig } from '../config';
+import type { NotebookConfig } from '../lib/notebook-config';
 import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import { PlotlyLibrary } from '../plotly-library';
@@ -13,9 +13,9 @@ import { chartBundle, emptyBundle, tableBundle } from './bundle';
 import { instantFigure, Marker, rangeFigure } from './figure';
 import { PromqlQuery, QueryRange, queriesOf, rangeOf } from './queries';
 import { InstantRow, MatrixSeries, SamplePair, Series, VectorSample, matrixToSeries, scalarToRows, vectorToRows } from './series';
-import { formatDuration, parseDuration, parseTime } from './time';
+import { formatDuration, parseDuration, parseTime } from '../lib/time';
 import { UNIT_NAMES, UnitName, parseUnit } from './units';
-import { sleep } from '../sleep';
+import { sleep } from '../lib/sleep';
 
 /** What `const r = %promql ...` binds. */
 export interface PromqlResult {

@@ -1,7 +1,7 @@
 // What a %promql line or %%promql cell asks for: the queries (one per body line, with an optional `# legend`
 // after it), the time range and the step, from the options and the clock.
 import { MagicError, UsageError } from '../../kernel/io/errors';
-import { autoStep, formatDuration, MAX_POINTS_PER_SERIES, parseDuration, parseTime } from './time';
+import { autoStep, formatDuration, MAX_POINTS_PER_SERIES, parseDuration, parseTime } from '../lib/time';
 
 export interface PromqlQuery {
   expr: string;

@@ -1,8 +1,8 @@
 // Unit tests of the Docker magics' pure parts: DOCKER_HOST parsing, the build stream read into progress (steps,
 // cache hits, image id, failures only reported in errorDetail), and secret masking.
-import { dockerTarget, unreachable } from '../../magics/docker/connection';
+import { dockerTarget, unreachable } from '../../magics/docker/engine/connection';
 import { BuildProgress } from '../../magics/docker/build-progress';
-import { masker } from '../../magics/docker/build';
+import { masker } from '../../magics/lib/secrets';
 import { MagicError } from '../../kernel/io/errors';
 
 test('DOCKER_HOST: the local socket by default, unix, tcp, tcp with TLS, ssh; bad hosts are MagicErrors', () => {
@@ -60,7 +60,7 @@ test('masker hides every secret, longest first; no secrets, no change', () => {
 });
 
 test('a Swarm service spec: one task at a time, start-first, rolled back by Swarm on failure, our labels', async () => {
-  const { serviceSpec, requireManager } = await import('../../magics/docker/swarm');
+  const { serviceSpec, requireManager } = await import('../../magics/docker/deploy/swarm');
   const spec = serviceSpec({ image: 'shop/api:2', service: 'api', replicas: 3, ports: [{ host: 8080, container: 80, proto: 'tcp' }], env: ['A=1'], labels: { 'opsbook.service': 'api' }, gate: { kind: 'url', path: '/healthz' }, waitMs: 60_000 });
   expect(spec.UpdateConfig).toEqual({ Parallelism: 1, Delay: 0, FailureAction: 'rollback', Monitor: 5e9, MaxFailureRatio: 0, Order: 'start-first' });
   expect(spec.RollbackConfig?.Order).toBe('start-first');
@@ -74,7 +74,7 @@ test('a Swarm service spec: one task at a time, start-first, rolled back by Swar
 });
 
 test("a container's multiplexed log bytes become lines, stderr marked; a TTY container's raw bytes too", async () => {
-  const { demuxLines } = await import('../../magics/docker/health');
+  const { demuxLines } = await import('../../magics/docker/engine/log-streams');
   const frame = (stream: number, text: string) => {
     const body = Buffer.from(text);
     const head = Buffer.alloc(8);

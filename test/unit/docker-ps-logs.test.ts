@@ -2,12 +2,14 @@
 // version), the escaped table, the demultiplexer on hand-made frames split across chunks, whole-line masking,
 // secret values from labels and Config.Env, --since / --tail / --timeout values, option parsing of the magics.
 import type Docker from 'dockerode';
-import { ContainerRow, ContainerState, asksForBookkeeping, containerRow, describeSelection, engineFilters, healthText, imageTag, isBookkeeping, portsText, psBundle, psMagic, sortRows, statusText, uptimeText } from '../../magics/docker/ps';
-import { FrameDemuxer, LineBuffer, LogSink, LogStreamName, logsMagic, secretValues, sinceSeconds, tailLines } from '../../magics/docker/logs';
+import { ContainerRow, asksForBookkeeping, containerRow, describeSelection, engineFilters, healthText, imageTag, portsText, psBundle, psMagic, sortRows, uptimeText } from '../../magics/docker/ps';
+import { ContainerState, isBookkeeping, secretValues, statusText } from '../../magics/docker/engine/containers';
+import { logsMagic, sinceSeconds, tailLines } from '../../magics/docker/logs';
+import { FrameDemuxer, LineBuffer, LogSink, LogStreamName } from '../../magics/docker/engine/log-streams';
 import { describeStop, nothingRunning, runningContainers, stopMagic, timeoutSeconds } from '../../magics/docker/stop';
-import { masker } from '../../magics/docker/build';
-import { DockerConnection } from '../../magics/docker/connection';
-import { NotebookConfig } from '../../magics/config';
+import { masker } from '../../magics/lib/secrets';
+import { DockerConnection } from '../../magics/docker/engine/connection';
+import { NotebookConfig } from '../../magics/lib/notebook-config';
 import { MagicRegistry } from '../../magics/registry';
 import { UsageError } from '../../kernel/io/errors';
 

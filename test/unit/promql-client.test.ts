@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { promRequest, RequestAborted } from '../../magics/promql/client';
 import { MagicError } from '../../kernel/io/errors';
-import type { PrometheusSettings } from '../../magics/config';
+import type { PrometheusSettings } from '../../magics/lib/notebook-config';
 
 type Handler = (req: http.IncomingMessage, body: string, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];

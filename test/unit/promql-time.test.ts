@@ -1,6 +1,6 @@
 // Unit tests of %promql's time handling: Prometheus durations, query times (RFC 3339, unix, now±duration),
 // the automatic step (Grafana's rule) and duration text.
-import { autoStep, formatDuration, MAX_POINTS_PER_SERIES, parseDuration, parseTime } from '../../magics/promql/time';
+import { autoStep, formatDuration, MAX_POINTS_PER_SERIES, parseDuration, parseTime } from '../../magics/lib/time';
 
 describe('parseDuration', () => {
   it.each([

@@ -1,7 +1,7 @@
 // DORA's time to restore from a service's audit records: which successful deploy or rollback ends a failure, and
 // how long that failure lasted.
-import type { DeployRecord } from '../../magics/docker/audit';
-import { restoredAfterMs } from '../../magics/docker/audit';
+import type { DeployRecord } from '../../magics/docker/deploy/audit';
+import { restoredAfterMs } from '../../magics/docker/deploy/audit';
 
 const record = (kind: string, outcome: string, at: string): DeployRecord => ({
   service: 'web', deployId: at, kind, image: 'web:x', imageId: 'sha256:1', previousImage: '', by: 'ops@host', at, outcome, durationMs: 1000, cutoverGapMs: undefined,

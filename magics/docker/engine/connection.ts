@@ -5,10 +5,8 @@ import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
-import { MagicError } from '../../kernel/io/errors';
-import type { NotebookConfig } from '../config';
-import type { Magic } from '../registry';
-import { textValue } from '../registry';
+import { MagicError } from '../../../kernel/io/errors';
+import type { NotebookConfig } from '../../lib/notebook-config';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 
@@ -109,23 +107,4 @@ export class DockerConnection {
   forget(): void {
     for (const c of this.clients.values()) c.alive = false;
   }
-}
-
-export function dockerMagic(config: NotebookConfig, connection: DockerConnection): Magic {
-  return {
-    name: 'docker',
-    summary: 'use this Docker engine for the rest of the notebook (DOCKER_HOST syntax), and check that it answers',
-    kind: 'line',
-    positional: { name: 'host', description: 'unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host (none: show the current one)' },
-    options: [],
-    run: async ({ args }) => {
-      if (args.rest !== '') {
-        dockerTarget(args.rest); // a malformed host fails here, before it replaces the working one
-        config.setDocker(args.rest);
-      }
-      const { docker, target } = await connection.engine();
-      const version = await docker.version();
-      return textValue(`Docker engine at ${target.shown}: ${version.Version} (API ${version.ApiVersion}, ${version.Os}/${version.Arch})`);
-    },
-  };
 }

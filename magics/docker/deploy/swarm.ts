@@ -3,12 +3,12 @@
 // back by Swarm itself when a task fails (failure_action: rollback). The cell waits for convergence with progress,
 // reports the tasks, and fails saying so when Swarm rolled back.
 import type Docker from 'dockerode';
-import type { Io } from '../../kernel/io/io';
-import { MagicError } from '../../kernel/io/errors';
-import { escapeHtml } from '../../kernel/io/html';
+import type { Io } from '../../../kernel/io/io';
+import { MagicError } from '../../../kernel/io/errors';
+import { escapeHtml } from '../../../kernel/io/html';
 import type { HealthGate } from './health';
-import { LABEL } from './labels';
-import { sleep } from '../sleep';
+import { LABEL } from '../engine/labels';
+import { sleep } from '../../lib/sleep';
 
 export interface SwarmSpec {
   image: string;

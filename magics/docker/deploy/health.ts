@@ -3,8 +3,8 @@
 // is not, gathers why: its last log lines and its health-check log, for the cell's error.
 import * as http from 'node:http';
 import type Docker from 'dockerode';
-import { FrameDemuxer, LineBuffer } from './logs';
-import { sleep } from '../sleep';
+import { demuxLines } from '../engine/log-streams';
+import { sleep } from '../../lib/sleep';
 
 export type HealthGate = { kind: 'image' } | { kind: 'cmd'; command: string } | { kind: 'url'; path: string } | { kind: 'none' };
 
@@ -55,7 +55,6 @@ export async function waitAnswering(port: number, timeoutMs: number, signal: Abo
   return false;
 }
 
-
 /**
  * Waits for a container to pass its gate. `url` is where the HTTP probe goes (for a --health-url gate).
  * Resolves unhealthy as soon as Docker says unhealthy or the container stops, or at the deadline.
@@ -80,22 +79,6 @@ export async function waitHealthy(container: Docker.Container, gate: HealthGate,
     if (Date.now() >= deadline) return { healthy: false, reason: `was not healthy within ${Math.round(timeoutMs / 1000)} s` };
     await sleep(POLL_MS, signal);
   }
-}
-
-/**
- * Docker's multiplexed log bytes (see logs.ts's FrameDemuxer) as lines, stderr ones prefixed by `err| `. A line the
- * engine split over two frames stays one line (one LineBuffer per stream).
- */
-export function demuxLines(buffer: Buffer): string[] {
-  const lines: string[] = [];
-  const collect = (prefix: string) => (text: string) => {
-    for (const line of text.split('\n')) if (line !== '') lines.push(`${prefix}${line}`);
-  };
-  const streams = { stdout: new LineBuffer(collect('')), stderr: new LineBuffer(collect('err| ')) };
-  new FrameDemuxer((stream, payload) => streams[stream].push(payload)).push(buffer);
-  streams.stdout.flush();
-  streams.stderr.flush();
-  return lines;
 }
 
 /** The container's last log lines and the outputs of its last health checks, for a failed deploy's error. */

@@ -5,8 +5,8 @@
 // reported.
 import * as os from 'node:os';
 import type Docker from 'dockerode';
-import { MagicError } from '../../kernel/io/errors';
-import { LABEL } from './labels';
+import { MagicError } from '../../../kernel/io/errors';
+import { LABEL } from '../engine/labels';
 
 export interface LockHolder {
   by: string;

@@ -1,12 +1,9 @@
 // The audit trail of deploys, kept on the engine: every deploy (and rollback), whatever its outcome, leaves a
 // record — a created, never started container whose labels say who, when, which image replaced which, how it
 // ended and how long it took — and the same facts as one line in the cell output, which stays in the saved
-// notebook. %history <service> lists the records.
+// notebook. %history <service> lists the records (history.ts).
 import type Docker from 'dockerode';
-import { escapeHtml } from '../../kernel/io/html';
-import type { Magic } from '../registry';
-import type { DockerConnection } from './connection';
-import { LABEL } from './labels';
+import { LABEL } from '../engine/labels';
 
 export interface DeployRecord {
   service: string;
@@ -101,26 +98,4 @@ export async function listRecords(docker: Docker, service: string): Promise<Depl
       };
     })
     .sort((a, b) => b.at.localeCompare(a.at));
-}
-
-export function historyMagic(connection: DockerConnection): Magic {
-  return {
-    name: 'history',
-    summary: "list a service's deploys and rollbacks (who, when, image, outcome, duration) from the engine",
-    kind: 'line',
-    positional: { name: 'service', description: 'the service name given to %deploy --name', required: true },
-    options: [{ name: 'limit', type: 'number', valueName: 'n', description: 'show the newest n (default 20)' }],
-    run: async ({ args, bound }) => {
-      const { docker } = await connection.engine();
-      const limit = typeof args.options.limit === 'number' ? args.options.limit : 20;
-      const records = (await listRecords(docker, args.rest)).slice(0, limit);
-      if (bound) return records;
-      if (records.length === 0) return { [Symbol.for('Jupyter.display')]: () => ({ 'text/plain': `no deploys of ${args.rest} recorded on this engine` }) };
-      const cols = ['at', 'kind', 'image', 'outcome', 'by', 'duration', 'gap'];
-      const rows = records.map((r) => [r.at, r.kind, r.image, r.outcome, r.by, `${(r.durationMs / 1000).toFixed(1)} s`, r.cutoverGapMs === undefined ? '' : `${r.cutoverGapMs} ms`]);
-      const html = `<table><tr>${cols.map((c) => `<th style="text-align:left">${c}</th>`).join('')}</tr>${rows.map((row) => `<tr>${row.map((v) => `<td style="text-align:left">${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</table>`;
-      const text = records.map(auditLine).join('\n');
-      return { [Symbol.for('Jupyter.display')]: () => ({ 'text/plain': text, 'text/html': html }) };
-    },
-  };
 }
