@@ -11,7 +11,8 @@ import { buildMagic } from './docker/build';
 import { psMagic } from './docker/ps';
 import { logsMagic } from './docker/logs';
 import { stopMagic } from './docker/stop';
-import { deployMagic, rollbackMagic } from './docker/deploy';
+import { deployMagic } from './docker/deploy';
+import { rollbackMagic } from './docker/rollback';
 import { historyMagic } from './docker/history';
 
 export interface Magics {
@@ -35,7 +36,7 @@ export function createMagics(env: NodeJS.ProcessEnv = process.env): Magics {
   registry.register(logsMagic(docker));
   registry.register(stopMagic(docker));
   registry.register(deployMagic(docker, env));
-  registry.register(rollbackMagic(docker));
+  registry.register(rollbackMagic(docker, env));
   registry.register(historyMagic(docker));
   return { registry, config };
 }

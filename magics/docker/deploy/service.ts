@@ -1,0 +1,131 @@
+// The engine operations on a deployed service's versions, each one call or a few: which image id a reference names,
+// which version serves now, the labels and create options of a version, where its health probe goes, removing and
+// trimming versions, and putting a service back into service after a kernel died mid-deploy. The deploy run
+// (run.ts) strings these together; nothing here decides what happens next.
+import * as os from 'node:os';
+import type Docker from 'dockerode';
+import type { Io } from '../../../kernel/io/io';
+import { MagicError } from '../../../kernel/io/errors';
+import { containerName, isBookkeeping } from '../engine/containers';
+import { LABEL, serviceFilter } from '../engine/labels';
+import { describeGate } from './health';
+import { DeploySpec, portsLabel } from './spec';
+
+/** The name suffix of a version started beside the serving one, before it passed the gate. */
+export const CANDIDATE_SUFFIX = '-candidate';
+/** Seconds a stopping version gets between SIGTERM and SIGKILL. */
+export const STOP_TIMEOUT_S = 10;
+
+/** `shop/api:2` → `2`; an id → its first 12 hex digits. */
+export function versionOf(image: string): string {
+  if (image.startsWith('sha256:')) return image.slice(7, 19);
+  const tag = /:([^/:]+)$/.exec(image);
+  return tag ? tag[1] : 'latest';
+}
+
+export function isCandidate(c: Pick<Docker.ContainerInfo, 'Names'>): boolean {
+  return c.Names.some((n) => n.endsWith(CANDIDATE_SUFFIX));
+}
+
+/** user@host, as records and labels name who deployed. */
+export function whoDeploys(): string {
+  return `${os.userInfo().username}@${os.hostname()}`;
+}
+
+/** The id of an image on the engine; no registry is used, so a missing image is the user's to build. */
+export async function localImageId(docker: Docker, image: string): Promise<string> {
+  try {
+    return (await docker.getImage(image).inspect()).Id;
+  } catch {
+    throw new MagicError(`image ${image} is not on the engine`, `build it first with %build <context> -t ${image} (no registry is used)`);
+  }
+}
+
+/** Every container of the service that is a version of it (running or not): no lock, no audit record. */
+export async function versions(docker: Docker, service: string, status?: string[]): Promise<Docker.ContainerInfo[]> {
+  const filters = { ...serviceFilter(service), ...(status ? { status } : {}) };
+  const listed = await docker.listContainers({ all: true, filters });
+  return listed.filter((c) => !isBookkeeping(c.Labels)).sort((a, b) => b.Created - a.Created);
+}
+
+/** The running version that serves the service now (the one with its ports), if any. */
+export async function serving(docker: Docker, service: string): Promise<Docker.ContainerInfo | undefined> {
+  return (await versions(docker, service, ['running'])).find((c) => !isCandidate(c));
+}
+
+/** The labels of everything a deploy creates: %ps, %history, %rollback and --cleanup read them back. */
+export function versionLabels(spec: DeploySpec, deployId: string, previous: string): Record<string, string> {
+  return {
+    [LABEL.managed]: 'true',
+    [LABEL.service]: spec.service,
+    [LABEL.image]: spec.image,
+    [LABEL.version]: versionOf(spec.image),
+    [LABEL.deployId]: deployId,
+    [LABEL.deployedBy]: whoDeploys(),
+    [LABEL.deployedAt]: new Date().toISOString(),
+    [LABEL.previousImage]: previous,
+    [LABEL.ports]: portsLabel(spec.ports),
+    [LABEL.health]: describeGate(spec.gate),
+    [LABEL.secretEnv]: spec.secretKeys.join(','),
+    [LABEL.envKeys]: spec.env.map((e) => e.split('=')[0]).join(','),
+  };
+}
+
+/** A version's container: with the service's ports published (`publish`) or without them (a candidate). */
+export function versionOptions(spec: DeploySpec, name: string, deployId: string, previous: string, publish: boolean): Docker.ContainerCreateOptions {
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, Array<{ HostPort: string }>> = {};
+  for (const p of spec.ports) {
+    exposed[`${p.container}/${p.proto}`] = {};
+    if (publish) bindings[`${p.container}/${p.proto}`] = [{ HostPort: String(p.host) }];
+  }
+  const healthcheck = spec.gate.kind === 'cmd' ? { Test: ['CMD-SHELL', spec.gate.command], Interval: 1e9, Timeout: 3e9, Retries: 3, StartPeriod: 1e9 } : undefined;
+  return {
+    name,
+    Image: spec.image,
+    Env: spec.env,
+    ExposedPorts: exposed,
+    Healthcheck: healthcheck,
+    Labels: versionLabels(spec, deployId, previous),
+    HostConfig: { PortBindings: bindings, RestartPolicy: { Name: publish ? 'unless-stopped' : 'no' } },
+  };
+}
+
+/** Where the HTTP probe of a --health-url gate goes: the container's bridge IP, or the published port. */
+export async function probeUrl(container: Docker.Container, spec: DeploySpec, viaHost: boolean): Promise<string | undefined> {
+  if (spec.gate.kind !== 'url') return undefined;
+  const first = spec.ports[0];
+  if (viaHost && first) return `http://127.0.0.1:${first.host}${spec.gate.path}`;
+  const info = await container.inspect();
+  const ip = Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress;
+  const port = first?.container ?? Number(Object.keys(info.Config.ExposedPorts ?? {})[0]?.split('/')[0] ?? 80);
+  return ip ? `http://${ip}:${port}${spec.gate.path}` : undefined;
+}
+
+export async function removeQuietly(container: Docker.Container): Promise<void> {
+  await container.remove({ force: true, v: true }).catch(() => undefined);
+}
+
+/** Stopped versions of the service beyond `keep` (newest kept) are removed; how many went. */
+export async function trimOld(docker: Docker, service: string, keep: number): Promise<number> {
+  const stopped = await versions(docker, service, ['exited', 'created']);
+  for (const c of stopped.slice(keep)) await removeQuietly(docker.getContainer(c.Id));
+  return Math.max(0, stopped.length - keep);
+}
+
+/** After a kernel died mid-deploy: its candidate goes; if nothing serves, the newest stopped version is started again. */
+export async function recover(docker: Docker, service: string, deadDeployId: string, io: Io): Promise<void> {
+  for (const c of await versions(docker, service)) {
+    if (c.Labels[LABEL.deployId] === deadDeployId && (isCandidate(c) || c.State !== 'running')) {
+      await removeQuietly(docker.getContainer(c.Id));
+      io.stream('stderr', `[opsbook] removed ${containerName(c)}, left by the interrupted deploy ${deadDeployId}\n`);
+    }
+  }
+  if (!(await serving(docker, service))) {
+    const stopped = (await versions(docker, service, ['exited']))[0];
+    if (stopped) {
+      await docker.getContainer(stopped.Id).start();
+      io.stream('stderr', `[opsbook] nothing was serving ${service}: started ${containerName(stopped)} again\n`);
+    }
+  }
+}

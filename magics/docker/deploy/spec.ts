@@ -1,0 +1,161 @@
+// What a deploy is asked to do, as data: the image, the service, its ports, environment and secrets, the health gate,
+// and the limits (wait, keep, lock wait). Built from %deploy's options, or for %rollback from the labels of the
+// version that serves now. Everything here is checked before anything on the engine is touched; nothing here talks
+// to the engine.
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { MagicError, UsageError } from '../../../kernel/io/errors';
+import { masker, secretRefs } from '../../lib/secrets';
+import { parseDuration } from '../../lib/time';
+import { LABEL } from '../engine/labels';
+import { HealthGate, describeGate } from './health';
+
+export interface PortMapping {
+  host: number;
+  container: number;
+  proto: 'tcp' | 'udp';
+}
+
+export interface DeploySpec {
+  kind: 'deploy' | 'rollback';
+  image: string;
+  service: string;
+  ports: PortMapping[];
+  env: string[];
+  secretKeys: string[];
+  secretValues: string[];
+  gate: HealthGate;
+  waitMs: number;
+  keep: number;
+  lockWaitMs: number;
+}
+
+export const DEFAULT_KEEP = 5;
+export const DEFAULT_WAIT_MS = 60_000;
+export const DEFAULT_LOCK_WAIT_MS = 30_000;
+
+export function parsePorts(values: unknown): PortMapping[] {
+  if (!Array.isArray(values)) return [];
+  return values.map((v) => {
+    const m = /^(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(String(v));
+    if (!m) throw new UsageError(`-p takes HOST:CONTAINER (e.g. 8080:8080), not "${String(v)}"`);
+    return { host: Number(m[1]), container: Number(m[2]), proto: (m[3] ?? 'tcp') as 'tcp' | 'udp' };
+  });
+}
+
+/** "8080:80/tcp,8443:443/tcp": the ports as the opsbook.ports label keeps them. */
+export function portsLabel(ports: readonly PortMapping[]): string {
+  return ports.map((p) => `${p.host}:${p.container}/${p.proto}`).join(',');
+}
+
+function envList(values: unknown, option: string): string[] {
+  if (!Array.isArray(values)) return [];
+  return values.map((v) => {
+    const text = String(v);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(text)) throw new UsageError(`${option} takes KEY=VALUE, not "${text.split('=')[0]}"`);
+    return text;
+  });
+}
+
+function envFile(file: unknown): string[] {
+  if (typeof file !== 'string') return [];
+  let text: string;
+  try {
+    text = readFileSync(path.resolve(process.cwd(), file), 'utf8');
+  } catch (e) {
+    throw new MagicError(`--env-file ${file}: ${(e as Error).message}`);
+  }
+  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#') && l.includes('='));
+}
+
+/** A duration option in milliseconds, `fallback` when not given; a bad value is a usage error naming the option. */
+export function durationMs(value: unknown, fallback: number, option: string): number {
+  if (typeof value !== 'string') return fallback;
+  try {
+    return parseDuration(value) * 1000;
+  } catch (e) {
+    throw new UsageError(`${option}: ${(e as Error).message}`);
+  }
+}
+
+function gateOf(o: Record<string, unknown>): HealthGate {
+  if (typeof o['health-cmd'] === 'string' && typeof o['health-url'] === 'string') throw new UsageError('give --health-cmd or --health-url, not both');
+  if (typeof o['health-cmd'] === 'string') return { kind: 'cmd', command: o['health-cmd'] };
+  if (typeof o['health-url'] === 'string') return { kind: 'url', path: o['health-url'].startsWith('/') ? o['health-url'] : `/${o['health-url']}` };
+  return { kind: 'image' };
+}
+
+/** The gate a version was deployed with, from its opsbook.health label (describeGate's text). */
+export function gateFromLabel(text: string | undefined): HealthGate {
+  const health = text ?? 'image';
+  if (health.startsWith('cmd:')) return { kind: 'cmd', command: health.slice(4) };
+  if (health.startsWith('url:')) return { kind: 'url', path: health.slice(4) };
+  return health === 'none' ? { kind: 'none' } : { kind: 'image' };
+}
+
+/** The spec of `%deploy <image> --name <service> ...`; usage errors before anything is created. */
+export function deploySpecOf(image: string, o: Record<string, unknown>, env: NodeJS.ProcessEnv): DeploySpec {
+  if (typeof o.name !== 'string') throw new UsageError('%deploy: --name <service> is required', 'usage: %deploy <image> --name <service> [-p HOST:CONTAINER] ...');
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(o.name)) throw new UsageError(`%deploy: "${o.name}" is not a valid service name (letters, digits, _ . -)`);
+  if (!image) throw new UsageError('%deploy: no image given', 'usage: %deploy <image> --name <service> (or %deploy --cleanup --name <service>)');
+  const secrets = secretRefs(o['secret-env'], '--secret-env', env);
+  return {
+    kind: 'deploy',
+    image,
+    service: o.name,
+    ports: parsePorts(o.publish),
+    env: [...envFile(o['env-file']), ...envList(o.env, '-e'), ...secrets.map((s) => `${s.key}=${s.value}`)],
+    secretKeys: secrets.map((s) => s.key),
+    secretValues: secrets.map((s) => s.value),
+    gate: gateOf(o),
+    waitMs: durationMs(o.wait, DEFAULT_WAIT_MS, '--wait'),
+    keep: typeof o.keep === 'number' ? o.keep : DEFAULT_KEEP,
+    lockWaitMs: durationMs(o['lock-wait'], DEFAULT_LOCK_WAIT_MS, '--lock-wait'),
+  };
+}
+
+/**
+ * The spec of a rollback to `image`, taken from the serving version: its ports, gate, and the variables the deploy set
+ * (not the image's own, which the target image brings itself), secrets still masked.
+ */
+export function rollbackSpecOf(service: string, image: string, labels: Record<string, string>, containerEnv: readonly string[], waitMs: number): DeploySpec {
+  const secretKeys = (labels[LABEL.secretEnv] ?? '').split(',').filter(Boolean);
+  const envKeys = (labels[LABEL.envKeys] ?? '').split(',').filter(Boolean);
+  const env = containerEnv.filter((e) => envKeys.includes(e.split('=')[0]));
+  return {
+    kind: 'rollback',
+    image,
+    service,
+    ports: parsePorts((labels[LABEL.ports] ?? '').split(',').filter(Boolean)),
+    env,
+    secretKeys,
+    secretValues: env.filter((e) => secretKeys.includes(e.split('=')[0])).map((e) => e.slice(e.indexOf('=') + 1)),
+    gate: gateFromLabel(labels[LABEL.health]),
+    waitMs,
+    keep: DEFAULT_KEEP,
+    lockWaitMs: DEFAULT_LOCK_WAIT_MS,
+  };
+}
+
+/** Services listed in OPSBOOK_PROTECTED_SERVICES (comma-separated) always ask before a deploy or rollback. */
+export function isProtected(service: string, env: NodeJS.ProcessEnv): boolean {
+  return (env.OPSBOOK_PROTECTED_SERVICES ?? '').split(',').map((s) => s.trim()).includes(service);
+}
+
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** What --dry-run shows: the steps the deploy would take, secrets masked. */
+export function planText(spec: DeploySpec): string {
+  const mask = masker(spec.secretValues);
+  return mask(
+    [
+      `would ${spec.kind} ${spec.image} to ${spec.service}:`,
+      `  start it next to the running version, without ports; health gate: ${describeGate(spec.gate)}, up to ${seconds(spec.waitMs)}`,
+      `  then stop the old version and start the new one on ${spec.ports.map((p) => `${p.host}:${p.container}/${p.proto}`).join(', ') || 'no published ports'}, and check again`,
+      `  environment: ${spec.env.map((e) => e.split('=')[0]).join(', ') || 'none'}${spec.secretKeys.length ? ` (secret: ${spec.secretKeys.join(', ')})` : ''}`,
+      `  keep ${spec.keep} stopped versions for %rollback`,
+    ].join('\n'),
+  );
+}

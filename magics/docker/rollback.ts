@@ -1,0 +1,40 @@
+// %rollback <service> [--to <image>]: deploys the version the serving one replaced (or --to an image) with the same
+// ports, environment, secrets and health gate, through the same health-gated cutover as %deploy.
+import { MagicError } from '../../kernel/io/errors';
+import type { Magic } from '../registry';
+import type { DockerConnection } from './engine/connection';
+import { confirmDeploy } from './deploy/confirm';
+import { cutover } from './deploy/cutover';
+import { DeployRun, withDeployRun } from './deploy/run';
+import { localImageId, serving } from './deploy/service';
+import { DEFAULT_WAIT_MS, durationMs, isProtected, rollbackSpecOf } from './deploy/spec';
+import { LABEL } from './engine/labels';
+
+export function rollbackMagic(connection: DockerConnection, env: NodeJS.ProcessEnv = process.env): Magic {
+  return {
+    name: 'rollback',
+    summary: 'go back to the previous version of a service (or --to an image), health-gated like %deploy',
+    kind: 'line',
+    positional: { name: 'service', description: 'the service to roll back', required: true },
+    options: [
+      { name: 'to', type: 'string', valueName: 'image', description: 'the image to go back to (default: the one the current version replaced)' },
+      { name: 'wait', type: 'string', valueName: 'duration', description: 'how long it may take to get healthy (default 60s)' },
+      { name: 'confirm', type: 'boolean', description: 'ask first (headless runs then need --yes)' },
+      { name: 'yes', short: 'y', type: 'boolean', description: 'do not ask' },
+    ],
+    run: async (call) => {
+      const service = call.args.rest;
+      const { docker } = await connection.engine();
+      const current = await serving(docker, service);
+      if (!current) throw new MagicError(`nothing is serving ${service}`, `%ps --all --filter service=${service} shows its containers`);
+      const info = await docker.getContainer(current.Id).inspect();
+      const labels = info.Config.Labels ?? {};
+      const target = typeof call.args.options.to === 'string' ? call.args.options.to : labels[LABEL.previousImage];
+      if (!target) throw new MagicError(`${service} has no previous version to go back to`, 'pass --to <image>');
+      const spec = rollbackSpecOf(service, target, labels, info.Config.Env ?? [], durationMs(call.args.options.wait, DEFAULT_WAIT_MS, '--wait'));
+      if (call.args.options.confirm === true || isProtected(service, env)) await confirmDeploy(call, spec);
+      const run = new DeployRun(docker, call.io, spec, await localImageId(docker, spec.image));
+      return withDeployRun(run, () => cutover(run, call.bound));
+    },
+  };
+}
