@@ -10,8 +10,8 @@ import type { Io } from '../../kernel/io/io';
 import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import type { DockerConnection } from './connection';
-import { BuildEvent, BuildProgress } from './build-progress';
-import { packContext } from './build-context';
+import { BuildEvent, BuildProgress } from './build/progress';
+import { packContext } from './build/context';
 import { escapeHtml } from '../../kernel/io/html';
 
 /** What `const img = %build ...` binds. */
