@@ -1,5 +1,5 @@
 // %build: builds an image from a context folder on the notebook's Docker engine, like `docker build`. The context
-// is streamed as a tar filtered by .dockerignore (build-context.ts); progress is one display updated in place
+// is streamed as a tar filtered by .dockerignore (build/context/); progress is one display updated in place
 // (step N of M, cached or not, elapsed) and becomes a summary table with the log folded away; a failed build is
 // a cell error with the failing step and its last log lines; interrupt aborts at once. Values of
 // --secret-build-arg never appear in any output, error or label.
@@ -10,8 +10,8 @@ import type { Io } from '../../kernel/io/io';
 import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import type { DockerConnection } from './engine/connection';
-import { BuildEvent, BuildProgress } from './build-progress';
-import { packContext } from './build-context';
+import { BuildEvent, BuildProgress } from './build/progress';
+import { packContext } from './build/context';
 import { escapeHtml } from '../../kernel/io/html';
 import { masker, secretRefs } from '../lib/secrets';
 

@@ -1,4 +1,4 @@
-// Integration: packContext (magics/docker/build-context.ts) against the docker CLI and a real engine. A tricky context
+// Integration: packContext (magics/docker/build/context/) against the docker CLI and a real engine. A tricky context
 // (nested and empty folders, an ignored node_modules with an exception, symlinks, a hard link, an executable, dot
 // files, files named like patterns, unicode names) is (1) sent by `docker build` (legacy builder) to a fake engine
 // socket and by packContext, and the two tars must match entry by entry, and (2) built for real by the CLI and by
@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { extract } from 'tar-stream';
-import { packContext, type ContextSummary } from '../../magics/docker/build-context';
+import { packContext, type ContextSummary } from '../../magics/docker/build/context';
 
 const BUSYBOX_IMAGE = 'opsbook-test/busybox:latest';
 const HOST_BUSYBOX = '/usr/bin/busybox';

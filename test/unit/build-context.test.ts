@@ -1,4 +1,4 @@
-// Unit: the %build context packer (magics/docker/build-context.ts) on real folders: .dockerignore reading and pattern
+// Unit: the %build context packer (magics/docker/build/context/) on real folders: .dockerignore reading and pattern
 // semantics as the docker CLI has them (`*.log`, `**/tmp`, `!` exceptions, leading '/', `dir/`, comments), the
 // Dockerfile and .dockerignore always sent, `-f` in a subfolder and outside the context, symlinks, hard links, empty
 // folders, modes and mtimes, byte order, the tar stream itself, a 1 GiB sparse file streamed in bounded memory, and
@@ -19,9 +19,9 @@ import {
   readDockerignore,
   type ContextEntry,
   type ContextSummary,
-} from '../../magics/docker/build-context';
+} from '../../magics/docker/build/context';
 
-const MODULE_PATH = path.resolve(__dirname, '../../magics/docker/build-context.ts');
+const MODULE_PATH = path.resolve(__dirname, '../../magics/docker/build/context/index.ts');
 const REPO_ROOT = path.resolve(__dirname, '../..');
 const GIB = 1024 * 1024 * 1024;
 const MAX_RSS_GROWTH = 100 * 1024 * 1024;

@@ -1,7 +1,7 @@
 // Unit tests of the Docker magics' pure parts: DOCKER_HOST parsing, the build stream read into progress (steps,
 // cache hits, image id, failures only reported in errorDetail), and secret masking.
 import { dockerTarget, unreachable } from '../../magics/docker/engine/connection';
-import { BuildProgress } from '../../magics/docker/build-progress';
+import { BuildProgress } from '../../magics/docker/build/progress';
 import { masker } from '../../magics/lib/secrets';
 import { MagicError } from '../../kernel/io/errors';
 
