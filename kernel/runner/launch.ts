@@ -2,12 +2,9 @@
 // file>` on fresh loopback tcp ports with a random HMAC key, in its own process group, then waits for it the way
 // jupyter_client's wait_for_ready does (kernel_info until IOPub delivers). Also interrupts, shuts down and kills it.
 import { ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Server } from 'node:net';
-import * as os from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ConnectionInfo } from '../protocol/connection';
+import { ConnectionInfo, newConnection } from '../protocol/connection';
 import type { Message } from '../protocol/messages';
 import { kernelJson } from '../kernelspec';
 import { RunnerClient } from './client';
@@ -38,28 +35,6 @@ export interface LaunchOptions {
 
 const OUTPUT_TAIL = 64 * 1024;
 const START_ATTEMPTS = 3;
-
-/** Distinct free loopback ports, all held at once so none repeats. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      servers.push(server);
-      ports.push(await new Promise<number>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-          const address = server.address();
-          resolve(typeof address === 'object' && address ? address.port : 0);
-        });
-      }));
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  }
-}
 
 export class KernelProcess {
   readonly client: RunnerClient;
@@ -198,22 +173,7 @@ function defaultCli(): string {
 }
 
 async function startOnce(options: LaunchOptions, cli: string): Promise<KernelProcess> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'opsbook-run-'));
-  const [shell, control, stdin, iopub, hb] = await freePorts(5);
-  const info: ConnectionInfo = {
-    transport: 'tcp',
-    ip: '127.0.0.1',
-    key: randomBytes(32).toString('hex'),
-    signature_scheme: 'hmac-sha256',
-    shell_port: shell,
-    control_port: control,
-    stdin_port: stdin,
-    iopub_port: iopub,
-    hb_port: hb,
-    kernel_name: 'opsbook',
-  };
-  const file = path.join(dir, 'kernel.json');
-  writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
+  const { info, file, dir } = await newConnection({ prefix: 'opsbook-run-', kernelName: 'opsbook' });
   // its own process group: a Ctrl-C in the terminal reaches the runner, which interrupts the kernel by message
   const child = spawn(process.execPath, [cli, 'kernel', '-f', file], {
     cwd: options.cwd,

@@ -10,7 +10,8 @@ import { DEFAULT_DISPLAY_NAME, DEFAULT_NAME } from '../kernelspec';
 import type { ParameterPair } from './argv';
 import { EXIT, SetupError, UsageError, messageOf } from './errors';
 import { renderReport } from './html-report';
-import { KernelProcess, freePorts, launchKernel } from './launch';
+import { freePorts } from '../protocol/connection';
+import { KernelProcess, launchKernel } from './launch';
 import {
   Notebook,
   defaultOutputPath,
