@@ -1,5 +1,5 @@
 // The runner's Jupyter client over ZeroMQ: DEALER sockets for shell, control and stdin, a SUB socket for IOPub,
-// every message signed and verified with kernel/wire. It only sends requests and hands each verified message to
+// every message signed and verified with kernel/protocol/wire. It only sends requests and hands each verified message to
 // its listeners; what the messages mean is the run loop's business.
 import { randomUUID } from 'node:crypto';
 import * as zmq from 'zeromq';
