@@ -11,6 +11,13 @@ import { log } from '../log';
 
 type Command = Extract<ToWorker, { id: string }>;
 type CommandOf<T extends Command['type']> = Omit<Extract<Command, { type: T }>, 'id' | 'type'>;
+type WorkerReply = Pick<Extract<ToMain, { type: 'reply' }>, 'content' | 'iopub'>;
+
+/** What running a cell answers: the reply content, and the execute_result published with it, if it showed one. */
+export interface ExecuteOutcome {
+  content: Record<string, unknown>;
+  result?: Record<string, unknown>;
+}
 
 export interface ExecutorEvents {
   iopub(requestId: string, msgType: string, content: Record<string, unknown>, metadata?: Record<string, unknown>): void;
@@ -37,7 +44,7 @@ const RETRY_MS = 50;
 export class ExecutorClient {
   private worker!: Worker;
   private ready!: Promise<void>;
-  private readonly pending = new Map<string, (content: Record<string, unknown>) => void>();
+  private readonly pending = new Map<string, (reply: WorkerReply) => void>();
   private readonly inspector = new Session();
   private workerSession: string | undefined;
   private interrupting: Interrupting | undefined;
@@ -80,7 +87,7 @@ export class ExecutorClient {
       log.warn(`executor exited with code ${code}; starting a new one`);
       this.spawn();
       const reason = `the cell's thread exited (code ${code}); a new one was started and earlier state is gone`;
-      for (const answer of this.pending.values()) answer({ status: 'error', ename: 'ExecutorExited', evalue: reason, traceback: [`ExecutorExited: ${reason}`] });
+      for (const answer of this.pending.values()) answer({ content: { status: 'error', ename: 'ExecutorExited', evalue: reason, traceback: [`ExecutorExited: ${reason}`] } });
       this.pending.clear();
       this.finishInterrupt();
       this.events.restarted(ids, reason);
@@ -97,7 +104,7 @@ export class ExecutorClient {
         for (const out of m.iopub ?? []) this.events.iopub(m.id, out.msgType, out.content);
         const answer = this.pending.get(m.id);
         this.pending.delete(m.id);
-        answer?.(m.content);
+        answer?.(m);
         break;
       }
       case 'iopub':
@@ -118,7 +125,17 @@ export class ExecutorClient {
   }
 
   /** Sends a command and resolves with the worker's reply content. */
-  async request<T extends Command['type']>(type: T, id: string, fields: CommandOf<T>): Promise<Record<string, unknown>> {
+  async request<T extends Exclude<Command['type'], 'execute'>>(type: T, id: string, fields: CommandOf<T>): Promise<Record<string, unknown>> {
+    return (await this.post(type, id, fields)).content;
+  }
+
+  /** Runs a cell; resolves with its reply and the execute_result published just before it (see ExecuteOutcome). */
+  async execute(id: string, fields: CommandOf<'execute'>): Promise<ExecuteOutcome> {
+    const reply = await this.post('execute', id, fields);
+    return { content: reply.content, result: reply.iopub?.find((out) => out.msgType === 'execute_result')?.content };
+  }
+
+  private async post<T extends Command['type']>(type: T, id: string, fields: CommandOf<T>): Promise<WorkerReply> {
     // Nothing is posted while an interrupt is in progress: its termination may cost the worker one message.
     while (this.interrupting) await this.interrupting.promise;
     return new Promise((resolve) => {
