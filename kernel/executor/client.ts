@@ -1,11 +1,13 @@
-// The protocol thread's handle on the executor worker: request/reply over postMessage, IOPub and input
-// requests routed back by request id, interrupts (a message first; if the worker is stuck in synchronous
-// code, V8's terminateExecution through the inspector's NodeWorker domain), and a fresh worker if it dies.
+// The protocol thread's handle on the cell thread (the worker in ./cell-thread/, which runs every cell):
+// request/reply over postMessage (./thread-messages.ts), IOPub and input requests routed back by request id,
+// interrupts (a message first; if the worker is stuck in synchronous code, V8's terminateExecution through the
+// inspector's NodeWorker domain), and a fresh worker if it dies. This is the only executor file that runs on
+// the protocol thread.
 import { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector';
 import * as path from 'node:path';
-import { BEFORE_TERMINATE } from './protocol';
-import type { ToMain, ToWorker } from './protocol';
+import { BEFORE_TERMINATE } from './thread-messages';
+import type { ToMain, ToWorker } from './thread-messages';
 import type { OpsEvent } from '../io/io';
 import { log } from '../log';
 
@@ -62,7 +64,7 @@ export class ExecutorClient {
 
   private spawn(): void {
     this.workerSession = undefined;
-    const worker = new Worker(path.join(__dirname, 'worker.js'), { stdout: false, stderr: false });
+    const worker = new Worker(path.join(__dirname, 'cell-thread', 'worker.js'), { stdout: false, stderr: false });
     this.worker = worker;
     this.ready = new Promise((resolve) => {
       const onReady = (m: ToMain) => {
