@@ -3,10 +3,10 @@
 // `run <notebook>` to execute a notebook headless, papermill style (kernel/runner/).
 import { Command, CommanderError } from 'commander';
 import { readConnectionFile, ConnectionFileError } from './protocol/connection';
-import { install, uninstall, InstallOptions } from './kernelspec';
+import { DEFAULT_DISPLAY_NAME, DEFAULT_NAME, install, kernelJson, uninstall, InstallOptions } from './kernelspec';
 import { KERNEL_VERSION } from './kernel-info';
 import { splitParameterPairs } from './runner/argv';
-import type { RunCommandOptions } from './runner/main';
+import type { KernelToRun, RunCommandOptions } from './runner/main';
 
 function addLocationOptions(cmd: Command): Command {
   return cmd
@@ -64,6 +64,19 @@ program
     }
   });
 
+/** What `opsbook run` (a client: kernel/runner/) needs to know of this kernel: the kernelspec `install` writes. */
+function kernelToRun(): KernelToRun {
+  const spec = kernelJson(DEFAULT_DISPLAY_NAME);
+  return {
+    cli: __filename, // this file, built: dist/kernel/cli.js, the script the kernelspec's argv runs
+    name: DEFAULT_NAME,
+    displayName: spec.display_name,
+    language: spec.language,
+    interruptMode: spec.interrupt_mode,
+    version: KERNEL_VERSION,
+  };
+}
+
 // -p/-r take two values (papermill's NAME VALUE), which commander cannot: they are taken out of argv first
 const { argv, pairs: runPairs } = splitParameterPairs(process.argv);
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -87,7 +100,7 @@ program
   .exitOverride((e: CommanderError) => process.exit(e.exitCode === 0 ? 0 : 2))
   .action(async (notebook: string, output: string | undefined, opts: Omit<RunCommandOptions, 'notebook' | 'output' | 'pairs'>) => {
     const { runCommand } = await import('./runner/main');
-    process.exit(await runCommand({ ...opts, notebook, output, pairs: runPairs }));
+    process.exit(await runCommand({ ...opts, notebook, output, pairs: runPairs }, kernelToRun()));
   });
 
 program.parseAsync(argv).catch((e: Error) => fail(e.message));

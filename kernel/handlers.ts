@@ -59,7 +59,7 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
       const count = state.executionCount;
       // The cell is posted first so the worker starts while execute_input goes out; the worker's output can only
       // be published after this handler returns to the event loop, so execute_input still comes first.
-      const reply = executor.request('execute', deps.track(message), {
+      const reply = executor.execute(deps.track(message), {
         code,
         silent,
         allowStdin: bool(c.allow_stdin, true),
@@ -68,8 +68,11 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
         cellId: typeof message.metadata.cellId === 'string' ? message.metadata.cellId : undefined,
       });
       if (!silent) deps.publish(message, 'execute_input', { code, execution_count: count });
+      // The cell's history line, all here: its input as it starts, then the text of the value it showed, if any.
       if (storeHistory) history.add(count, code);
-      const content = await reply;
+      const { content, result } = await reply;
+      const shown = (result?.data as Record<string, unknown> | undefined)?.['text/plain'];
+      if (storeHistory && typeof shown === 'string') history.recordOutput(count, shown);
       if (!silent) deps.countCell(String(content.status));
       return { content: { ...content, execution_count: count }, metadata: { started: message.header.date } };
     },

@@ -171,15 +171,7 @@ export class Kernel {
   }
 
   private publishFor(requestId: string, msgType: string, content: Record<string, unknown>, metadata?: Record<string, unknown>): void {
-    const parent = this.parents.get(requestId);
-    // Only a stored input has a history line of its own; store_history false reuses the previous count.
-    if (msgType === 'execute_result' && parent?.content.store_history !== false) this.rememberOutput(content);
-    this.publish(parent?.header ?? {}, msgType, content, metadata);
-  }
-
-  private rememberOutput(result: Record<string, unknown>): void {
-    const text = (result.data as Record<string, unknown> | undefined)?.['text/plain'];
-    if (typeof result.execution_count === 'number' && typeof text === 'string') this.history.recordOutput(result.execution_count, text);
+    this.publish(this.parents.get(requestId)?.header ?? {}, msgType, content, metadata);
   }
 
   private requestInput(requestId: string, inputId: string, prompt: string, password: boolean): void {

@@ -56,7 +56,18 @@ export function kernelsDir(options: InstallOptions): string {
   return path.join(systemDataDir(), 'kernels');
 }
 
-export function kernelJson(displayName: string): Record<string, unknown> {
+/** kernel.json: how Jupyter starts this kernel and what it shows for it. */
+export interface KernelJson {
+  argv: string[];
+  display_name: string;
+  language: string;
+  interrupt_mode: 'message' | 'signal';
+  env: Record<string, string>;
+  metadata: Record<string, unknown>;
+  kernel_protocol_version: string;
+}
+
+export function kernelJson(displayName: string): KernelJson {
   return {
     argv: [process.execPath, path.resolve(__dirname, 'cli.js'), 'kernel', '-f', '{connection_file}'],
     display_name: displayName,

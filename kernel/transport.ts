@@ -3,35 +3,10 @@
 // protocol thread, so it stays live whatever a cell is doing.
 import * as zmq from 'zeromq';
 import { ConnectionInfo, endpoint } from './protocol/connection';
+import { SendQueue } from './protocol/send-queue';
 import { log } from './log';
 
 export type InboundChannel = 'shell' | 'control' | 'stdin';
-
-/** Serialises sends on one socket: zeromq allows one pending send per socket. An idle socket sends at once. */
-class SendQueue {
-  private tail: Promise<void> = Promise.resolve();
-  private inFlight = 0;
-  constructor(private readonly socket: zmq.Writable & zmq.Socket, private readonly name: string) {}
-
-  send(frames: Buffer[]): Promise<void> {
-    const sent = this.inFlight === 0 ? this.attempt(frames) : this.tail.then(() => this.attempt(frames));
-    this.inFlight += 1;
-    this.tail = sent.finally(() => {
-      this.inFlight -= 1;
-    });
-    return this.tail;
-  }
-
-  private attempt(frames: Buffer[]): Promise<void> {
-    return this.socket.send(frames).catch((e: Error) => {
-      if (!this.socket.closed) log.warn(`send on ${this.name} failed: ${e.message}`);
-    });
-  }
-
-  drain(): Promise<void> {
-    return this.tail;
-  }
-}
 
 export class Transport {
   private readonly shell = new zmq.Router();
@@ -46,10 +21,10 @@ export class Transport {
     this.iopub.linger = 1000;
     this.iopub.verbosity = 'allSubs'; // deliver every subscription so each subscriber gets its welcome
     this.queues = {
-      shell: new SendQueue(this.shell, 'shell'),
-      control: new SendQueue(this.control, 'control'),
-      stdin: new SendQueue(this.stdin, 'stdin'),
-      iopub: new SendQueue(this.iopub, 'iopub'),
+      shell: new SendQueue(this.shell),
+      control: new SendQueue(this.control),
+      stdin: new SendQueue(this.stdin),
+      iopub: new SendQueue(this.iopub),
     };
   }
 
@@ -101,8 +76,11 @@ export class Transport {
     })();
   }
 
+  /** Queues frames on a channel's socket; resolves once sent. A failed send is logged, never thrown. */
   send(channel: InboundChannel | 'iopub', frames: Buffer[]): Promise<void> {
-    return this.queues[channel].send(frames);
+    return this.queues[channel].send(frames).catch((e: Error) => {
+      if (!this[channel].closed) log.warn(`send on ${channel} failed: ${e.message}`);
+    });
   }
 
   /** Waits for queued sends, then closes every socket. */

@@ -4,6 +4,7 @@
 // magics/ depends on kernel/io/ and nothing else in kernel/.
 import { distance } from 'fastest-levenshtein';
 import type { Io } from '../kernel/io/io';
+import type { CellMagics, MagicRequest } from '../kernel/io/magics';
 import { UsageError } from '../kernel/io/errors';
 import { OptionSpec, ParsedArgs, helpText, parseArgs, wantsHelp } from './options';
 
@@ -34,22 +35,14 @@ export interface Magic extends OptionSpec {
   completeArguments?(before: string): Promise<{ matches: string[]; replace: number }>;
 }
 
-/** How the kernel calls a magic line (see kernel/executor/magic-lines.ts). */
-export interface MagicRequest {
-  name: string;
-  text: string;
-  body?: string;
-  cell: boolean;
-  help: boolean;
-  bound: boolean;
-}
 
 /** A value that displays as plain text (help, %lsmagic) through Deno's display convention. */
 export function textValue(text: string): object {
   return { [Symbol.for('Jupyter.display')]: () => ({ 'text/plain': text }) };
 }
 
-export class MagicRegistry {
+/** The magics a kernel has; the kernel calls them through CellMagics (kernel/io/magics.ts). */
+export class MagicRegistry implements CellMagics {
   private readonly magics = new Map<string, Magic>();
 
   register(magic: Magic): void {

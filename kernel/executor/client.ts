@@ -1,16 +1,25 @@
-// The protocol thread's handle on the executor worker: request/reply over postMessage, IOPub and input
-// requests routed back by request id, interrupts (a message first; if the worker is stuck in synchronous
-// code, V8's terminateExecution through the inspector's NodeWorker domain), and a fresh worker if it dies.
+// The protocol thread's handle on the cell thread (the worker in ./cell-thread/, which runs every cell):
+// request/reply over postMessage (./thread-messages.ts), IOPub and input requests routed back by request id,
+// interrupts (a message first; if the worker is stuck in synchronous code, V8's terminateExecution through the
+// inspector's NodeWorker domain), and a fresh worker if it dies. This is the only executor file that runs on
+// the protocol thread.
 import { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector';
 import * as path from 'node:path';
-import { BEFORE_TERMINATE } from './protocol';
-import type { ToMain, ToWorker } from './protocol';
+import { BEFORE_TERMINATE } from './thread-messages';
+import type { ToMain, ToWorker } from './thread-messages';
 import type { OpsEvent } from '../io/io';
 import { log } from '../log';
 
 type Command = Extract<ToWorker, { id: string }>;
 type CommandOf<T extends Command['type']> = Omit<Extract<Command, { type: T }>, 'id' | 'type'>;
+type WorkerReply = Pick<Extract<ToMain, { type: 'reply' }>, 'content' | 'iopub'>;
+
+/** What running a cell answers: the reply content, and the execute_result published with it, if it showed one. */
+export interface ExecuteOutcome {
+  content: Record<string, unknown>;
+  result?: Record<string, unknown>;
+}
 
 export interface ExecutorEvents {
   iopub(requestId: string, msgType: string, content: Record<string, unknown>, metadata?: Record<string, unknown>): void;
@@ -37,7 +46,7 @@ const RETRY_MS = 50;
 export class ExecutorClient {
   private worker!: Worker;
   private ready!: Promise<void>;
-  private readonly pending = new Map<string, (content: Record<string, unknown>) => void>();
+  private readonly pending = new Map<string, (reply: WorkerReply) => void>();
   private readonly inspector = new Session();
   private workerSession: string | undefined;
   private interrupting: Interrupting | undefined;
@@ -55,7 +64,7 @@ export class ExecutorClient {
 
   private spawn(): void {
     this.workerSession = undefined;
-    const worker = new Worker(path.join(__dirname, 'worker.js'), { stdout: false, stderr: false });
+    const worker = new Worker(path.join(__dirname, 'cell-thread', 'worker.js'), { stdout: false, stderr: false });
     this.worker = worker;
     this.ready = new Promise((resolve) => {
       const onReady = (m: ToMain) => {
@@ -80,7 +89,7 @@ export class ExecutorClient {
       log.warn(`executor exited with code ${code}; starting a new one`);
       this.spawn();
       const reason = `the cell's thread exited (code ${code}); a new one was started and earlier state is gone`;
-      for (const answer of this.pending.values()) answer({ status: 'error', ename: 'ExecutorExited', evalue: reason, traceback: [`ExecutorExited: ${reason}`] });
+      for (const answer of this.pending.values()) answer({ content: { status: 'error', ename: 'ExecutorExited', evalue: reason, traceback: [`ExecutorExited: ${reason}`] } });
       this.pending.clear();
       this.finishInterrupt();
       this.events.restarted(ids, reason);
@@ -97,7 +106,7 @@ export class ExecutorClient {
         for (const out of m.iopub ?? []) this.events.iopub(m.id, out.msgType, out.content);
         const answer = this.pending.get(m.id);
         this.pending.delete(m.id);
-        answer?.(m.content);
+        answer?.(m);
         break;
       }
       case 'iopub':
@@ -118,7 +127,17 @@ export class ExecutorClient {
   }
 
   /** Sends a command and resolves with the worker's reply content. */
-  async request<T extends Command['type']>(type: T, id: string, fields: CommandOf<T>): Promise<Record<string, unknown>> {
+  async request<T extends Exclude<Command['type'], 'execute'>>(type: T, id: string, fields: CommandOf<T>): Promise<Record<string, unknown>> {
+    return (await this.post(type, id, fields)).content;
+  }
+
+  /** Runs a cell; resolves with its reply and the execute_result published just before it (see ExecuteOutcome). */
+  async execute(id: string, fields: CommandOf<'execute'>): Promise<ExecuteOutcome> {
+    const reply = await this.post('execute', id, fields);
+    return { content: reply.content, result: reply.iopub?.find((out) => out.msgType === 'execute_result')?.content };
+  }
+
+  private async post<T extends Command['type']>(type: T, id: string, fields: CommandOf<T>): Promise<WorkerReply> {
     // Nothing is posted while an interrupt is in progress: its termination may cost the worker one message.
     while (this.interrupting) await this.interrupting.promise;
     return new Promise((resolve) => {

@@ -1,6 +1,8 @@
 // The Io: the one interface through which anything a cell or a magic does reaches the notebook.
 // kernel/io/ is the whole contract between the kernel and the magics (this interface, the error classes, HTML
-// escaping): magics/ imports from this folder and from nothing else in kernel/.
+// escaping, and how the kernel calls the magics: magics.ts): magics/ imports from this folder and from nothing
+// else in kernel/, and kernel/ imports magics/ only in the cell thread's composition root
+// (kernel/executor/cell-thread/magics.ts).
 import type { MimeBundle } from '../protocol/messages';
 
 export interface DisplayOptions {

@@ -1,10 +1,11 @@
 // The runner's Jupyter client over ZeroMQ: DEALER sockets for shell, control and stdin, a SUB socket for IOPub,
-// every message signed and verified with kernel/wire. It only sends requests and hands each verified message to
+// every message signed and verified with kernel/protocol/wire. It only sends requests and hands each verified message to
 // its listeners; what the messages mean is the run loop's business.
 import { randomUUID } from 'node:crypto';
 import * as zmq from 'zeromq';
 import { ConnectionInfo, endpoint } from '../protocol/connection';
 import type { Message } from '../protocol/messages';
+import { SendQueue } from '../protocol/send-queue';
 import { Signer, decode, encode, newHeader } from '../protocol/wire';
 
 export type ClientChannel = 'shell' | 'control' | 'stdin' | 'iopub';
@@ -16,8 +17,8 @@ export class RunnerClient {
   readonly session = randomUUID();
   private readonly signer: Signer;
   private readonly sockets: { shell: zmq.Dealer; control: zmq.Dealer; stdin: zmq.Dealer; iopub: zmq.Subscriber };
-  /** zeromq allows one pending send per socket: sends on each socket are chained. */
-  private readonly tails = new Map<zmq.Dealer, Promise<void>>();
+  /** zeromq allows one pending send per socket: sends on each socket are queued. */
+  private readonly queues: Record<'shell' | 'control', SendQueue>;
   private readonly listeners = new Set<MessageListener>();
   private closed = false;
 
@@ -30,6 +31,7 @@ export class RunnerClient {
     for (const s of Object.values(this.sockets)) s.linger = 0;
     // a send that cannot be queued (a kernel that is gone) fails instead of waiting forever
     for (const s of [this.sockets.shell, this.sockets.control, this.sockets.stdin]) s.sendTimeout = SEND_TIMEOUT_MS;
+    this.queues = { shell: new SendQueue(this.sockets.shell), control: new SendQueue(this.sockets.control) };
   }
 
   connect(): void {
@@ -66,10 +68,7 @@ export class RunnerClient {
     const header = newHeader(msgType, this.session, 'opsbook-run', new Date());
     if (this.closed) return { msgId: header.msg_id, sent: Promise.reject(new Error('the connection to the kernel is closed')) };
     const frames = encode(this.signer, header, { msg_type: msgType, parent_header: {}, content, metadata });
-    const socket = this.sockets[channel];
-    const sent = (this.tails.get(socket) ?? Promise.resolve()).catch(() => undefined).then(() => socket.send(frames));
-    this.tails.set(socket, sent);
-    return { msgId: header.msg_id, sent };
+    return { msgId: header.msg_id, sent: this.queues[channel].send(frames) };
   }
 
   /** Sends a request and resolves with its msg_id once ZeroMQ has taken it. */

@@ -4,12 +4,13 @@
 // ANSI colours in streams and tracebacks become spans. Nothing is loaded from the network: our charts' text/html
 // carries plotly.js inline, once per notebook, and this page keeps each output exactly once.
 import MarkdownIt from 'markdown-it';
-import { escapeHtml } from '../io/html';
 import type { MimeBundle } from '../protocol/messages';
 import type { Cell, Notebook, Output } from './notebook';
 import { cellPapermill, notebookPapermill, tagsOf } from './notebook';
 
 const md = new MarkdownIt({ html: true, linkify: false });
+/** Text as HTML element content, escaped the way the markdown cells are (the runner shares no code with the kernel's). */
+const escapeHtml = md.utils.escapeHtml;
 
 const FG = ['black', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan', 'white'];
 

@@ -1,15 +1,11 @@
-// Starts our own kernel as a real process for `opsbook run`: `node <dist/kernel/cli.js> kernel -f <connection
-// file>` on fresh loopback tcp ports with a random HMAC key, in its own process group, then waits for it the way
-// jupyter_client's wait_for_ready does (kernel_info until IOPub delivers). Also interrupts, shuts down and kills it.
+// Starts the kernel as a real process for `opsbook run`: `node <cli> kernel -f <connection file>` on fresh
+// loopback tcp ports with a random HMAC key, in its own process group, then waits for it the way jupyter_client's
+// wait_for_ready does (kernel_info until IOPub delivers). Also interrupts, shuts down and kills it. What it knows
+// of the kernel (its CLI, its interrupt mode) is given by the caller, as a frontend reads it from a kernelspec.
 import { ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Server } from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import type { ConnectionInfo } from '../protocol/connection';
+import { existsSync, rmSync } from 'node:fs';
+import { ConnectionInfo, newConnection } from '../protocol/connection';
 import type { Message } from '../protocol/messages';
-import { kernelJson } from '../kernelspec';
 import { RunnerClient } from './client';
 import { SetupError } from './errors';
 
@@ -30,36 +26,18 @@ export interface LaunchOptions {
   startTimeoutMs: number;
   /** The kernel's own stdout/stderr (its log), as it arrives. */
   onOutput?: (text: string) => void;
-  /** The CLI to start; by default dist/kernel/cli.js next to this compiled file. */
-  cli?: string;
+  /** The kernel's CLI, started as `node <cli> kernel -f <connection file>` (the argv of its kernelspec). */
+  cli: string;
+  /** How its kernelspec says to interrupt it: interrupt_request on control, or SIGINT (Jupyter's default). */
+  interruptMode?: 'message' | 'signal';
+  /** The kernelspec name, written into the connection file as kernel_name. */
+  kernelName?: string;
   /** Aborts the start (SIGINT/SIGTERM to the runner): the kernel is killed and launchKernel rejects. */
   signal?: AbortSignal;
 }
 
 const OUTPUT_TAIL = 64 * 1024;
 const START_ATTEMPTS = 3;
-
-/** Distinct free loopback ports, all held at once so none repeats. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      servers.push(server);
-      ports.push(await new Promise<number>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-          const address = server.address();
-          resolve(typeof address === 'object' && address ? address.port : 0);
-        });
-      }));
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  }
-}
 
 export class KernelProcess {
   readonly client: RunnerClient;
@@ -71,7 +49,13 @@ export class KernelProcess {
   private output = '';
   private stopped = false;
 
-  constructor(readonly child: ChildProcess, readonly info: ConnectionInfo, private readonly dir: string, onOutput?: (text: string) => void) {
+  constructor(
+    readonly child: ChildProcess,
+    readonly info: ConnectionInfo,
+    private readonly dir: string,
+    private readonly interruptMode: 'message' | 'signal',
+    onOutput?: (text: string) => void,
+  ) {
     const take = (chunk: Buffer) => {
       const text = chunk.toString('utf8');
       this.output = (this.output + text).slice(-OUTPUT_TAIL);
@@ -155,7 +139,7 @@ export class KernelProcess {
   /** Interrupts the running cell: interrupt_request on control (the kernelspec's interrupt_mode), or SIGINT. */
   async interrupt(): Promise<void> {
     if (!this.alive) return;
-    if (kernelJson('opsbook').interrupt_mode === 'message') await this.client.send('control', 'interrupt_request', {}).catch(() => undefined);
+    if (this.interruptMode === 'message') await this.client.send('control', 'interrupt_request', {}).catch(() => undefined);
     else this.signal('SIGINT');
   }
 
@@ -193,45 +177,25 @@ function delay(ms: number): Promise<undefined> {
   return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
 }
 
-function defaultCli(): string {
-  return path.resolve(__dirname, '..', 'cli.js');
-}
-
-async function startOnce(options: LaunchOptions, cli: string): Promise<KernelProcess> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'opsbook-run-'));
-  const [shell, control, stdin, iopub, hb] = await freePorts(5);
-  const info: ConnectionInfo = {
-    transport: 'tcp',
-    ip: '127.0.0.1',
-    key: randomBytes(32).toString('hex'),
-    signature_scheme: 'hmac-sha256',
-    shell_port: shell,
-    control_port: control,
-    stdin_port: stdin,
-    iopub_port: iopub,
-    hb_port: hb,
-    kernel_name: 'opsbook',
-  };
-  const file = path.join(dir, 'kernel.json');
-  writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
-  // its own process group: a Ctrl-C in the terminal reaches the runner, which interrupts the kernel by message
-  const child = spawn(process.execPath, [cli, 'kernel', '-f', file], {
+async function startOnce(options: LaunchOptions): Promise<KernelProcess> {
+  const { info, file, dir } = await newConnection({ prefix: 'opsbook-run-', kernelName: options.kernelName });
+  // its own process group: a Ctrl-C in the terminal reaches the runner, which interrupts the kernel
+  const child = spawn(process.execPath, [options.cli, 'kernel', '-f', file], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  const kernel = new KernelProcess(child, info, dir, options.onOutput);
+  const kernel = new KernelProcess(child, info, dir, options.interruptMode ?? 'signal', options.onOutput);
   kernel.client.connect();
   return kernel;
 }
 
 /** Starts the kernel and waits until it is ready; a SetupError says why it did not start. */
 export async function launchKernel(options: LaunchOptions): Promise<KernelProcess> {
-  const cli = options.cli ?? defaultCli();
-  if (!existsSync(cli)) throw new SetupError(`the kernel is not built: ${cli} is missing (run npm run build)`);
+  if (!existsSync(options.cli)) throw new SetupError(`the kernel is not built: ${options.cli} is missing (run npm run build)`);
   for (let attempt = 1; ; attempt++) {
-    const kernel = await startOnce(options, cli);
+    const kernel = await startOnce(options);
     try {
       await kernel.waitReady(options.startTimeoutMs, options.signal);
       return kernel;

@@ -5,12 +5,11 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { KERNEL_VERSION } from '../kernel-info';
-import { DEFAULT_DISPLAY_NAME, DEFAULT_NAME } from '../kernelspec';
 import type { ParameterPair } from './argv';
 import { EXIT, SetupError, UsageError, messageOf } from './errors';
 import { renderReport } from './html-report';
-import { KernelProcess, freePorts, launchKernel } from './launch';
+import { freePorts } from '../protocol/connection';
+import { KernelProcess, launchKernel } from './launch';
 import {
   Notebook,
   defaultOutputPath,
@@ -43,6 +42,22 @@ export interface RunCommandOptions {
   html?: string;
   pushgateway?: string;
   logOutput?: boolean;
+}
+
+/**
+ * The kernel `opsbook run` starts, as the composition root (kernel/cli.ts) describes it from the kernelspec it
+ * installs: the runner is a client and reads nothing from the kernel's own modules.
+ */
+export interface KernelToRun {
+  /** The built CLI (dist/kernel/cli.js), started as `node <cli> kernel -f <connection file>`. */
+  cli: string;
+  /** The kernelspec's name, display name and language, for a notebook saved without a kernelspec. */
+  name: string;
+  displayName: string;
+  language: string;
+  interruptMode: 'message' | 'signal';
+  /** The kernel's version, recorded in the notebook's papermill metadata. */
+  version: string;
 }
 
 export interface Streams {
@@ -130,11 +145,11 @@ function parameterize(nb: Notebook, params: Parameters, err: (line: string) => v
 }
 
 /** Every cell runs on opsbook; a notebook saved for another kernel says so, one without a kernelspec gets ours. */
-function checkKernelspec(nb: Notebook, err: (line: string) => void): void {
+function checkKernelspec(nb: Notebook, kernel: KernelToRun, err: (line: string) => void): void {
   const spec = nb.metadata.kernelspec as { name?: unknown; language?: unknown } | undefined;
   if (!spec || typeof spec !== 'object') {
-    nb.metadata.kernelspec = { name: DEFAULT_NAME, display_name: DEFAULT_DISPLAY_NAME, language: 'typescript' };
-  } else if (typeof spec.language === 'string' && spec.language.toLowerCase() !== 'typescript') {
+    nb.metadata.kernelspec = { name: kernel.name, display_name: kernel.displayName, language: kernel.language };
+  } else if (typeof spec.language === 'string' && spec.language.toLowerCase() !== kernel.language) {
     err(`the notebook was saved for a ${spec.language} kernel (${String(spec.name)}); opsbook run runs its cells as TypeScript on the opsbook kernel`);
   }
 }
@@ -178,7 +193,7 @@ class MetricsPush {
 
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm };
 
-export async function runCommand(opts: RunCommandOptions, streams: Streams = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) }): Promise<number> {
+export async function runCommand(opts: RunCommandOptions, kernelToRun: KernelToRun, streams: Streams = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) }): Promise<number> {
   const err = (line: string) => streams.stderr(`opsbook run: ${line}\n`);
   let metrics: MetricsPush | undefined;
   let kernel: KernelProcess | undefined;
@@ -205,8 +220,8 @@ export async function runCommand(opts: RunCommandOptions, streams: Streams = { s
     const p = plan(opts);
     const nb = readNotebook(p.input);
     const params = readParameters(opts);
-    ensurePapermillMetadata(nb, KERNEL_VERSION);
-    checkKernelspec(nb, err);
+    ensurePapermillMetadata(nb, kernelToRun.version);
+    checkKernelspec(nb, kernelToRun, err);
     removeErrorMarkers(nb);
     parameterize(nb, params, err);
 
@@ -228,7 +243,16 @@ export async function runCommand(opts: RunCommandOptions, streams: Streams = { s
     if (signal) return SIGNAL_EXIT[signal] ?? EXIT.sigint;
 
     try {
-      kernel = await launchKernel({ cwd: p.kernelCwd, env: kernelEnv, startTimeoutMs: p.startTimeoutMs, onOutput: (t) => streams.stderr(t), signal: abort.signal });
+      kernel = await launchKernel({
+        cli: kernelToRun.cli,
+        interruptMode: kernelToRun.interruptMode,
+        kernelName: kernelToRun.name,
+        cwd: p.kernelCwd,
+        env: kernelEnv,
+        startTimeoutMs: p.startTimeoutMs,
+        onOutput: (t) => streams.stderr(t),
+        signal: abort.signal,
+      });
     } catch (e) {
       if (signal) return SIGNAL_EXIT[signal] ?? EXIT.sigint;
       throw e instanceof SetupError ? new SetupError(`${e.message}\nopsbook run: no cell ran; the notebook is unchanged in ${p.output}`) : e;

@@ -1,7 +1,7 @@
 // The 200-line TypeScript benchmark cell, and its transpile + compile + run cost in this process (rewriteCell + vm).
 import { performance } from 'node:perf_hooks';
 import * as vm from 'node:vm';
-import { rewriteCell } from '../../kernel/executor/cell-rewrite';
+import { rewriteCell } from '../../kernel/executor/cell-thread/cell-rewrite';
 import { Summary, summarize } from './stats';
 
 /** 11 lines: interface, generic type, enum, typed array of objects, a function with a default, a generic class. */

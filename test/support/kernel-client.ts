@@ -4,6 +4,7 @@ import * as zmq from 'zeromq';
 import { randomUUID } from 'node:crypto';
 import type { ConnectionInfo } from '../../kernel/protocol/connection';
 import { endpoint } from '../../kernel/protocol/connection';
+import { SendQueue } from '../../kernel/protocol/send-queue';
 import { Signer, decode, encode, newHeader } from '../../kernel/protocol/wire';
 import type { Message } from '../../kernel/protocol/messages';
 import { startKernelProcess, KernelProcess, ConnectionOptions } from './kernel-process';
@@ -38,8 +39,8 @@ export class KernelClient {
   readonly iopubLog: Message[] = [];
   /** Every message received on shell, control and stdin, in order, with its raw frames. */
   readonly replyLog: Received[] = [];
-  /** zeromq allows one pending send per socket: sends on each socket are chained. */
-  private readonly sendTails = new Map<zmq.Socket, Promise<unknown>>();
+  /** zeromq allows one pending send per socket: sends on each socket are queued. */
+  private readonly queues = new Map<zmq.Dealer, SendQueue>([this.shell, this.control, this.stdin].map((s) => [s, new SendQueue(s)]));
   private readonly replies = new Map<string, Waiter>();
   private readonly idleWaiters = new Map<string, Waiter>();
   private readonly idleSeen = new Set<string>();
@@ -161,9 +162,9 @@ export class KernelClient {
   /** Sends frames as they are, after any send already under way on that socket. */
   sendRaw(socket: zmq.Dealer | ClientChannel, frames: Buffer[]): Promise<void> {
     const s = typeof socket === 'string' ? this.socketOf(socket) : socket;
-    const sent = (this.sendTails.get(s) ?? Promise.resolve()).catch(() => undefined).then(() => s.send(frames));
-    this.sendTails.set(s, sent);
-    return sent;
+    const queue = this.queues.get(s) ?? new SendQueue(s);
+    this.queues.set(s, queue);
+    return queue.send(frames);
   }
 
   /** Resolves with the reply whose parent is `msgId` (at once if it already arrived). */

@@ -1,11 +1,8 @@
 // Starts `opsbook kernel` (or any kernel argv, kernelspec style) as a real process with a fresh connection file on free ports (tcp or ipc).
 import { spawn, ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import * as os from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ConnectionInfo } from '../../kernel/protocol/connection';
-import { freePorts } from '../../kernel/runner/launch';
+import { ConnectionInfo, NewConnection, NewConnectionOptions, freePorts, newConnection } from '../../kernel/protocol/connection';
 
 const ABOVE_SUPPORT = path.resolve(__dirname, '..', '..');
 /** The checkout's root, whether this runs from test/support (ts-jest) or from dist/test/support (compiled). */
@@ -13,35 +10,16 @@ export const REPO_ROOT = path.basename(ABOVE_SUPPORT) === 'dist' && existsSync(p
 /** The built CLI; tests run after `npm run build`. */
 export const CLI = path.join(REPO_ROOT, 'dist', 'kernel', 'cli.js');
 
-/** A free loopback port (the runner's picker: kernel/runner/launch.ts). */
+/** A free loopback port (the one port picker: kernel/protocol/connection.ts). */
 export async function freePort(): Promise<number> {
   return (await freePorts(1))[0];
 }
 
-export interface ConnectionOptions {
-  transport?: 'tcp' | 'ipc';
-  key?: string;
-  signatureScheme?: string;
-}
+export type ConnectionOptions = Pick<NewConnectionOptions, 'transport' | 'key' | 'signatureScheme'>;
 
-export async function makeConnection(options: ConnectionOptions = {}): Promise<{ info: ConnectionInfo; file: string; dir: string }> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'opsbook-test-'));
-  const transport = options.transport ?? 'tcp';
-  const ports = transport === 'tcp' ? await freePorts(5) : [1, 2, 3, 4, 5];
-  const info: ConnectionInfo = {
-    transport,
-    ip: transport === 'tcp' ? '127.0.0.1' : path.join(dir, 'kernel'),
-    key: options.key ?? randomBytes(16).toString('hex'),
-    signature_scheme: options.signatureScheme ?? 'hmac-sha256',
-    shell_port: ports[0],
-    control_port: ports[1],
-    stdin_port: ports[2],
-    iopub_port: ports[3],
-    hb_port: ports[4],
-  };
-  const file = path.join(dir, 'connection.json');
-  writeFileSync(file, JSON.stringify(info));
-  return { info, file, dir };
+/** A fresh connection file in a new `opsbook-test-*` temporary folder (the folder name tests clean up by). */
+export function makeConnection(options: ConnectionOptions = {}): Promise<NewConnection> {
+  return newConnection({ ...options, prefix: 'opsbook-test-' });
 }
 
 export interface KernelProcess {

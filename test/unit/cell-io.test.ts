@@ -1,7 +1,7 @@
 // Unit tests of the worker-side Io with a fake post: stream batching, flush before other output,
 // the output limit, silent requests, input without stdin, interrupt.
-import { CellIo } from '../../kernel/executor/cell-io';
-import type { ToMain } from '../../kernel/executor/protocol';
+import { CellIo } from '../../kernel/executor/cell-thread/cell-io';
+import type { ToMain } from '../../kernel/executor/thread-messages';
 
 function collect(options = { silent: false, allowStdin: true }) {
   const sent: ToMain[] = [];

@@ -1,9 +1,9 @@
 // Unit tests of traceback positions: a frame in a cell points at the TypeScript line and column the user typed,
 // through sucrase's type stripping, the declaration rewrite and the async wrapper.
 import * as vm from 'node:vm';
-import { rewriteCell, cellValue, CellSyntaxError } from '../../kernel/executor/cell-rewrite';
-import { rememberCell } from '../../kernel/executor/ran-cells';
-import { toErrorContent } from '../../kernel/executor/errors';
+import { rewriteCell, cellValue, CellSyntaxError } from '../../kernel/executor/cell-thread/cell-rewrite';
+import { rememberCell } from '../../kernel/executor/cell-thread/ran-cells';
+import { toErrorContent } from '../../kernel/executor/cell-thread/errors';
 
 const context = vm.createContext({ Promise, Error, TypeError });
 let count = 0;

@@ -1,7 +1,7 @@
 // Unit tests of the cell rewrite: declarations persist as globals, re-runs work, the last expression is
 // returned, await works at top level, syntax errors point at the cell's line.
 import * as vm from 'node:vm';
-import { rewriteCell, cellValue, CellSyntaxError } from '../../kernel/executor/cell-rewrite';
+import { rewriteCell, cellValue, CellSyntaxError } from '../../kernel/executor/cell-thread/cell-rewrite';
 
 function boxedRunner() {
   const context = vm.createContext({ setTimeout, Promise, require: () => ({ join: () => 'joined' }) });

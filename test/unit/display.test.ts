@@ -2,9 +2,9 @@
 import { inspect } from 'node:util';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as vm from 'node:vm';
-import { tableHtml, toBundle, TABLE_MAX_ROWS } from '../../kernel/executor/display';
-import { html, json, markdown, png, svg, RichValue } from '../../kernel/executor/rich-values';
-import { toErrorContent } from '../../kernel/executor/errors';
+import { tableHtml, toBundle, TABLE_MAX_ROWS } from '../../kernel/executor/cell-thread/display';
+import { html, json, markdown, png, svg, RichValue } from '../../kernel/executor/cell-thread/rich-values';
+import { toErrorContent } from '../../kernel/executor/cell-thread/errors';
 
 const DISPLAY = Symbol.for('Jupyter.display');
 /** A real 3×2 grayscale PNG (68 bytes). */

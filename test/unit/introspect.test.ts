@@ -4,10 +4,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { inspect } from 'node:util';
 import * as vm from 'node:vm';
-import { complete } from '../../kernel/executor/complete';
-import { inspectAt } from '../../kernel/executor/inspect';
-import { kernelNodeModules, CompleteOptions } from '../../kernel/executor/module-names';
-import { rewriteCell } from '../../kernel/executor/cell-rewrite';
+import { complete } from '../../kernel/executor/cell-thread/complete';
+import { inspectAt } from '../../kernel/executor/cell-thread/inspect';
+import { kernelNodeModules, CompleteOptions } from '../../kernel/executor/cell-thread/module-names';
+import { rewriteCell } from '../../kernel/executor/cell-thread/cell-rewrite';
 
 const points = (s: string): number => [...s].length;
 

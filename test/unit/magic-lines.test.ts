@@ -1,9 +1,9 @@
 // Unit tests of the magic-line rewrite: which lines are magics, how they become awaited calls (line for line),
 // interpolation with ${...} and the $${ escape, bindings, cell magics, and lines that must stay code.
 import * as vm from 'node:vm';
-import { expandMagicLines, templateLiteral, MAGIC_RUNNER } from '../../kernel/executor/magic-lines';
-import { rewriteCell, cellValue } from '../../kernel/executor/cell-rewrite';
-import type { MagicRequest } from '../../magics/registry';
+import { expandMagicLines, templateLiteral, MAGIC_RUNNER } from '../../kernel/executor/cell-thread/magic-lines';
+import { rewriteCell, cellValue } from '../../kernel/executor/cell-thread/cell-rewrite';
+import type { MagicRequest } from '../../kernel/io/magics';
 
 /** Runs cells in a context whose magic runner records its requests and answers with them. */
 function harness() {

@@ -110,7 +110,7 @@ test('the completion hook: magic names after %, option names after a magic name'
   expect(r.complete('ec')).toEqual(['echo']);
   expect(r.complete('--t', 'echo')).toEqual(['--times']);
   expect(r.complete('--', 'missing')).toEqual([]);
-  const { complete } = await import('../../kernel/executor/complete');
+  const { complete } = await import('../../kernel/executor/cell-thread/complete');
   const code = 'const ü = 1\n%ec';
   const reply = complete({}, code, [...code].length, (p) => r.complete(p));
   expect(reply.matches).toEqual(['%echo']);

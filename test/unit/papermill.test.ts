@@ -1,8 +1,8 @@
 // Unit tests of papermill's injected parameters read as TypeScript: exactly the `-l python` form (strings with
 // unicode_escape, numbers, True/False/None, float('nan'), lists, nested dicts) and nothing else.
 import * as vm from 'node:vm';
-import { papermillParameters } from '../../kernel/executor/papermill';
-import { rewriteCell, cellValue } from '../../kernel/executor/cell-rewrite';
+import { papermillParameters } from '../../kernel/executor/cell-thread/papermill';
+import { rewriteCell, cellValue } from '../../kernel/executor/cell-thread/cell-rewrite';
 
 /** The cell papermill 2.x injects for these parameters with -l python (PythonTranslator's rules). */
 const INJECTED = [

@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SetupError } from '../../kernel/runner/errors';
-import { KernelProcess, freePorts, launchKernel } from '../../kernel/runner/launch';
+import { freePorts } from '../../kernel/protocol/connection';
+import { KernelProcess, launchKernel } from '../../kernel/runner/launch';
 import { CLI } from '../support/kernel-process';
 
 let dir: string;

@@ -1,4 +1,4 @@
-// Unit tests of kernel/wire: known-answer signatures from jupyter_client, round trips, replay rejection,
+// Unit tests of kernel/protocol/wire: known-answer signatures from jupyter_client, round trips, replay rejection,
 // malformed frames.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';

@@ -4,7 +4,6 @@
 // computed only when an error needs it, never on the path of a cell that succeeds.
 import { decode, SourceMapMappings } from '@jridgewell/sourcemap-codec';
 import { transform } from 'sucrase';
-import { ranCell } from './ran-cells';
 
 /** What the rewrite did to the transpiled JavaScript: enough to undo it. */
 export interface CellEdits {
@@ -96,14 +95,4 @@ export function originalPosition(cell: CellEdits, line: number, column: number):
   } catch {
     return { line, column }; // a position we cannot map is shown as it is
   }
-}
-
-/** A stack frame line with every `<cell N>:line:column` it names mapped to the cell's TypeScript. */
-export function mapCellFrame(frame: string): string {
-  return frame.replace(/(<cell \d+>):(\d+):(\d+)/g, (whole, filename: string, line: string, column: string) => {
-    const cell = ranCell(filename);
-    if (!cell) return whole;
-    const at = originalPosition(cell, Number(line), Number(column));
-    return `${filename}:${at.line}:${at.column}`;
-  });
 }

@@ -1,8 +1,8 @@
 // Error content (ename, evalue, traceback) for anything a cell throws, without the kernel's own frames.
-import type { ErrorContent } from './protocol';
+import type { ErrorContent } from '../thread-messages';
 import { isObject, safeInspect } from './display';
-import { mapCellFrame } from './cell-positions';
-import { isExpectedError } from '../io/errors';
+import { mapCellFrame } from './ran-cells';
+import { isExpectedError } from '../../io/errors';
 
 /** Frames of our own code are noise in a notebook; keep the cell's frames (at TypeScript positions) and user modules. */
 function userFrames(stack: string): string[] {

@@ -1,5 +1,6 @@
-// The executor thread. Cells run here, in this thread's own V8 context, so a busy cell never blocks the
-// protocol thread (heartbeat, control, interrupt). It answers the ToWorker commands of executor/protocol.ts.
+// The cell thread's entry point (a worker thread started by ../client.ts). Cells run here, in this thread's own
+// V8 context, so a busy cell never blocks the protocol thread (heartbeat, control, interrupt). It answers the
+// ToWorker commands of ../thread-messages.ts.
 import { parentPort } from 'node:worker_threads';
 import * as vm from 'node:vm';
 import { CellIo, currentCell } from './cell-io';
@@ -12,15 +13,14 @@ import { complete, magicArgumentsAt } from './complete';
 import { codePoints } from './cursor';
 import { inspectAt } from './inspect';
 import { isComplete } from './is-complete';
-import { createMagics } from '../../magics/index';
-import { installMagicRunner } from './magic-runner';
+import { setUpMagics } from './magics';
 import { installCellGlobals } from './cell-globals';
 import { installTerminationSupport } from './termination';
 import { warmUpSoon } from './warm-up';
-import type { ExecuteCommand, ToMain, ToWorker } from './protocol';
-import { InterruptedError } from '../io/io';
+import type { ExecuteCommand, ToMain, ToWorker } from '../thread-messages';
+import { InterruptedError } from '../../io/io';
 
-if (!parentPort) throw new Error('executor/worker must run as a worker thread');
+if (!parentPort) throw new Error('executor/cell-thread/worker must run as a worker thread');
 const port = parentPort;
 const post = (message: ToMain) => port.postMessage(message);
 
@@ -48,11 +48,10 @@ function ioFor(id: string, options: { silent: boolean; allowStdin: boolean; cell
   return io;
 }
 
-/** The magics (magics/index.ts); magic lines in cells call them through the runner, completion asks them. */
-const magics = createMagics().registry;
+/** The magics: magic lines in cells call them with the running cell's Io, completion asks them. */
+const magics = setUpMagics(currentIo);
 const comms = new CommManager((msgType, content) => currentIo()?.emit(msgType, content));
 const cellGlobals = installCellGlobals(currentIo, comms);
-installMagicRunner(magics, currentIo);
 installTerminationSupport();
 
 // ---- execute ------------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 // _repr_mimebundle_-style method next, an HTML table for arrays of plain objects, util.inspect text
 // otherwise. The helpers cells call (html, markdown...) are in rich-values.ts, error content in errors.ts.
 import { inspect, types } from 'node:util';
-import type { Bundle } from './protocol';
-import type { MimeBundle } from '../protocol/messages';
-import { escapeHtml } from '../io/html';
+import type { Bundle } from '../thread-messages';
+import type { MimeBundle } from '../../protocol/messages';
+import { escapeHtml } from '../../io/html';
 
 export const JUPYTER_DISPLAY = Symbol.for('Jupyter.display');
 

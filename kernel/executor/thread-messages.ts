@@ -1,10 +1,12 @@
-// Messages between the protocol thread (main) and the executor worker thread. Structured-clone data only.
+// The messages between the two threads of the executor, the one file both sides import: the protocol thread
+// (main: ./client.ts) sends ToWorker, the cell thread (a worker: ./cell-thread/worker.ts) answers ToMain.
+// Structured-clone data only.
 import type { MimeBundle } from '../protocol/messages';
 import type { OpsEvent } from '../io/io';
 
 /**
  * Symbol.for key of a function on the worker's global that the protocol thread calls through the inspector just
- * before it terminates running code (see worker.ts).
+ * before it terminates running code (see cell-thread/termination.ts).
  */
 export const BEFORE_TERMINATE = 'opsbook.beforeTerminate';
 

@@ -8,9 +8,9 @@ import { cellConsole } from './cell-console';
 import { toBundle } from './display';
 import { html, json, markdown, png, svg } from './rich-values';
 import type { CommManager } from './comms';
-import type { DisplayHandle } from '../io/io';
-import { SystemExit } from '../io/errors';
-import type { MimeBundle } from '../protocol/messages';
+import type { DisplayHandle } from '../../io/io';
+import { SystemExit } from '../../io/errors';
+import type { MimeBundle } from '../../protocol/messages';
 
 export interface CellGlobals {
   /** True for handles returned by display(): a cell ending in `display(x)` shows x once, not also its handle. */

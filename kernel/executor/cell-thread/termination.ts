@@ -4,7 +4,7 @@
 // the whole process on its next stack check. Just before terminating, the protocol thread calls the function
 // installed here (in the same inspector interrupt, so no other code runs in between) to empty that stack, as
 // Node itself does after an uncaught exception.
-import { BEFORE_TERMINATE } from './protocol';
+import { BEFORE_TERMINATE } from '../thread-messages';
 
 function asyncIdStackClearer(): () => void {
   const proc = process as unknown as { binding?: (name: string) => { clearAsyncIdStack?: () => void } };

@@ -72,6 +72,8 @@ export function transpileCell(code: string): string {
 }
 
 export interface ParsedCell {
+  /** The TypeScript that was transpiled: the cell with papermill's parameters and magic lines expanded. */
+  source: string;
   /** The cell as JavaScript. */
   js: string;
   program: acorn.Program;
@@ -79,14 +81,14 @@ export interface ParsedCell {
 
 /** Transpiles and parses a cell (as a module, so import/export and top-level await are syntax). */
 export function parseCell(cellText: string): ParsedCell {
-  const code = expandMagicLines(papermillParameters(cellText) ?? cellText);
-  const js = transpileCell(code);
+  const source = expandMagicLines(papermillParameters(cellText) ?? cellText);
+  const js = transpileCell(source);
   try {
-    return { js, program: acorn.parse(js, { ecmaVersion: 'latest', sourceType: 'module', allowHashBang: true, locations: true }) };
+    return { source, js, program: acorn.parse(js, { ecmaVersion: 'latest', sourceType: 'module', allowHashBang: true, locations: true }) };
   } catch (e) {
     const err = e as SyntaxError & { loc?: { line: number; column: number } };
     // acorn saw the JavaScript sucrase made; its position is mapped back to the TypeScript typed
-    const at = originalPosition({ source: code, js, edits: [] }, err.loc?.line ?? 1, (err.loc?.column ?? 0) + 1);
+    const at = originalPosition({ source, js, edits: [] }, err.loc?.line ?? 1, (err.loc?.column ?? 0) + 1);
     throw new CellSyntaxError(err.message.replace(/ \(\d+:\d+\)$/, ''), at.line, at.column);
   }
 }
@@ -129,7 +131,7 @@ function importAssignment(js: string, stmt: Node): string {
 }
 
 function rewrite(code: string): RewrittenCell {
-  const { js, program } = parseCell(code);
+  const { source, js, program } = parseCell(code);
   const body = program.body as unknown as Node[];
   const edits: Edit[] = [];
   const hoisted: string[] = [];
@@ -189,7 +191,7 @@ function rewrite(code: string): RewrittenCell {
     at = e.end;
   }
   out += js.slice(at);
-  const positions: CellEdits = { source: expandMagicLines(papermillParameters(code) ?? code), js, edits };
+  const positions: CellEdits = { source, js, edits };
   if (!async) {
     // A script's completion value is its last expression statement's value; rewritten declarations are
     // expression statements too, so a cell that does not end in a value ends in `void 0`.

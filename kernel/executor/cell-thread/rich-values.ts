@@ -1,7 +1,7 @@
 // The rich helpers cells call (html, markdown, svg, png, json): each returns a value that displays as a fixed
 // bundle with a short text/plain fallback, and rejects input it cannot show with a clear TypeError.
 import { inspect, types } from 'node:util';
-import type { MimeBundle } from '../protocol/messages';
+import type { MimeBundle } from '../../protocol/messages';
 import { JUPYTER_DISPLAY, safeInspect } from './display';
 
 /** A value that displays as a fixed bundle (the result of html(), markdown(), svg(), png() and json()). */

@@ -3,9 +3,9 @@
 // id of the request that caused it, found through AsyncLocalStorage so late async output lands in its cell.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
-import type { MimeBundle } from '../protocol/messages';
-import { DisplayHandle, DisplayOptions, InputOptions, InterruptedError, Io, OpsEvent, StdinNotAllowedError } from '../io/io';
-import type { ToMain } from './protocol';
+import type { MimeBundle } from '../../protocol/messages';
+import { DisplayHandle, DisplayOptions, InputOptions, InterruptedError, Io, OpsEvent, StdinNotAllowedError } from '../../io/io';
+import type { ToMain } from '../thread-messages';
 
 export type Post = (message: ToMain) => void;
 
