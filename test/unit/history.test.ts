@@ -2,7 +2,8 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { History, HistoryEntry, HistoryFile, historyFile, parseRecords } from '../../kernel/history';
+import { History } from '../../kernel/history';
+import { HistoryEntry, HistoryFile, historyFile, parseRecords } from '../../kernel/history-file';
 import { log } from '../../kernel/log';
 
 function filled(): History {
@@ -31,7 +32,7 @@ test('output=true pairs each input with its result text or null', () => {
 });
 
 test('glob matching stays polynomial on hostile patterns (a backtracking regex would not finish)', () => {
-  const { globMatch } = jest.requireActual('../../kernel/history') as typeof import('../../kernel/history');
+  const { globMatch } = jest.requireActual('../../kernel/history-file') as typeof import('../../kernel/history-file');
   expect(globMatch('a*c', 'abbbc')).toBe(true);
   expect(globMatch('a?c', 'abc')).toBe(true);
   expect(globMatch('a*', 'b')).toBe(false);
