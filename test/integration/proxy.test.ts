@@ -196,7 +196,11 @@ describeDocker('the per-service HAProxy against a real engine', () => {
     const line = new RegExp(`^haproxy_server_http_responses_total\\{proxy="${SERVICE}-8080",server="${v2}",code="2xx"\\} (\\d+)$`, 'm').exec(metrics);
     expect(Number(line?.[1])).toBeGreaterThanOrEqual(5);
     expect(metrics).toMatch(new RegExp(`^haproxy_server_weight\\{proxy="${SERVICE}-8080",server="${v2}"\\} 256$`, 'm'));
-    const states = await serverStates(docker, SERVICE);
+    // right after the restart above the checks may not have run yet (a fresh worker reports UP, check INI)
+    const states = await waitFor('both versions checked', async () => {
+      const now = await serverStates(docker, SERVICE);
+      return now.every((s) => s.healthy) ? now : undefined;
+    });
     expect(states.map((s) => [s.server, s.weight, s.healthy])).toEqual([[serverName(version('1')), 0, true], [v2, 256, true]]);
     expect(states[1].totalSessions).toBeGreaterThanOrEqual(5);
   }, 30_000);
