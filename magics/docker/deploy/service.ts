@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import type Docker from 'dockerode';
 import type { Io } from '../../../kernel/io/io';
 import { MagicError } from '../../../kernel/io/errors';
-import { containerName, isBookkeeping } from '../engine/containers';
+import { containerName, isVersion } from '../engine/containers';
 import { LABEL, serviceFilter } from '../engine/labels';
 import { describeGate } from './health';
 import { DeploySpec, portsLabel } from './spec';
@@ -41,11 +41,11 @@ export async function localImageId(docker: Docker, image: string): Promise<strin
   }
 }
 
-/** Every container of the service that is a version of it (running or not): no lock, no audit record. */
+/** Every container of the service that is a version of it (running or not): no lock, no audit record, no proxy. */
 export async function versions(docker: Docker, service: string, status?: string[]): Promise<Docker.ContainerInfo[]> {
   const filters = { ...serviceFilter(service), ...(status ? { status } : {}) };
   const listed = await docker.listContainers({ all: true, filters });
-  return listed.filter((c) => !isBookkeeping(c.Labels)).sort((a, b) => b.Created - a.Created);
+  return listed.filter((c) => isVersion(c.Labels)).sort((a, b) => b.Created - a.Created);
 }
 
 /** The running version that serves the service now (the one with its ports), if any. */

@@ -20,6 +20,16 @@ export function isBookkeeping(labels: Record<string, string> | null | undefined)
   return labels?.[LABEL.lock] === 'true' || labels?.[LABEL.deployRecord] === 'true';
 }
 
+/** The proxy in front of a service (it carries the service's label but is not one of its versions). */
+export function isProxy(labels: Record<string, string> | null | undefined): boolean {
+  return labels?.[LABEL.role] === 'proxy';
+}
+
+/** A version of a service: a container a deploy started from one of its images (not bookkeeping, not its proxy). */
+export function isVersion(labels: Record<string, string> | null | undefined): boolean {
+  return !isBookkeeping(labels) && !isProxy(labels);
+}
+
 export function containerName(info: Pick<Docker.ContainerInfo, 'Names' | 'Id'>): string {
   return (info.Names[0] ?? info.Id.slice(0, 12)).replace(/^\//, '');
 }
@@ -87,7 +97,9 @@ export type Target =
 export async function resolveTarget(docker: Docker, name: string, magic: string, signal?: AbortSignal): Promise<Target> {
   const listed = await docker.listContainers({ all: true, filters: serviceFilter(name), abortSignal: signal });
   const containers = listed.filter((c) => !isBookkeeping(c.Labels));
-  if (containers.length > 0) return { kind: 'service', service: name, containers: containers.sort((a, b) => b.Created - a.Created) };
+  // versions first, newest first; the service's proxy last, so "the service's newest container" is a version
+  const order = (c: Docker.ContainerInfo) => (isProxy(c.Labels) ? 1 : 0);
+  if (containers.length > 0) return { kind: 'service', service: name, containers: containers.sort((a, b) => order(a) - order(b) || b.Created - a.Created) };
   try {
     return { kind: 'container', container: await docker.getContainer(name).inspect({ abortSignal: signal }) };
   } catch (e) {

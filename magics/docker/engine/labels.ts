@@ -30,6 +30,8 @@ export const LABEL = {
   deployRecord: 'opsbook.deploy-record',
   /** "true" on the lock object of a service while a deploy holds it. */
   lock: 'opsbook.lock',
+  /** "proxy" on the proxy container in front of a service, "network" on the service's network (versions carry none). */
+  role: 'opsbook.role',
 } as const;
 
 /** The filter that finds a service's containers (running or not). */

@@ -7,7 +7,7 @@
 // the same over unix://, tcp:// and ssh://. The routing lives in the proxy container's haproxy.cfg, which outlives
 // a restart of the container: the proxy comes back routing to the version that was serving.
 import type Docker from 'dockerode';
-import { LABEL } from '../labels';
+import { LABEL } from '../engine/labels';
 import { putFiles, readFile } from './archive';
 import { CONFIG_DIR, CONFIG_FILE, ProxyPort, Routing, RoutingError, descriptionOf, generationOf, metricsPortFor, parseRouting, renderConfig, serverName, stagedRouting, validateRouting } from './config';
 import { reloadWith } from './reload';
@@ -16,7 +16,7 @@ import { PROBE_CONFIG, PROBE_CONFIG_TEXT, PROBE_LUA, PROBE_LUA_TEXT, ServerState
 /** Users may point this at the official haproxy image (≥ 2.6); tests and the local stack build opsbook/haproxy:local. */
 export const DEFAULT_PROXY_IMAGE = 'opsbook/haproxy:local';
 /** "proxy" on the proxy container, "network" on the service's network (the service's versions carry none). */
-export const ROLE_LABEL = 'opsbook.role';
+export const ROLE_LABEL = LABEL.role;
 
 const READY_TIMEOUT_MS = 20_000;
 const HEALTHY_TIMEOUT_MS = 30_000;
