@@ -10,8 +10,10 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startTestKernel } from '../support/kernel-client';
 import { freePort } from '../support/kernel-process';
-import { BUSYBOX_IMAGE, ensureBaseImages, ensureDocker, removeByLabel } from '../support/docker';
-import { buildSampleApp } from '../support/sample-app';
+import { BUSYBOX_IMAGE, ensureBaseImages } from '../../notebooks/stack/base-images';
+import { ensureDocker } from '../../notebooks/stack/engine';
+import { removeByLabel } from '../support/docker';
+import { buildSampleApp } from '../support/sample-image';
 import { median } from './stats';
 
 export interface DockerBench {

@@ -11,7 +11,7 @@ import { BrowserSession, launchChromium, waitForChart } from '../support/browser
 import { JUPYTER, describeRun, run } from '../support/jupyter-env';
 import { NotebookServer, startNotebookServer } from '../support/notebook-server';
 import { addCellAndType, cellContaining, codeCells, interruptFromMenu, kernelNames, notebookFlags, openNotebook, runAllFromMenu, runCellFromMenu, saveFromMenu, waitForAllExecuted, waitForKernelIdle, waitForNotebook } from './classic-notebook';
-import { QuickstartStack, describeWhenInstalled, missingParts, processesWithMarker, requireParts, startQuickstartStack } from './stack';
+import { QuickstartStack, describeWhenInstalled, missingParts, processesWithMarker, requireParts, startQuickstartStack } from './quickstart-fixture';
 
 const problems = missingParts({ notebookServer: true });
 const describeE2e = describeWhenInstalled('e2e notebook-browser', problems);

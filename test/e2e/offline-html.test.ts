@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { BrowserSession, blockNetwork, launchChromium, saveScreenshot, waitForChart } from '../support/browser';
 import { PYTHON, describeRun, processesMentioning, run } from '../support/jupyter-env';
 import { CLI } from '../support/kernel-process';
-import { QuickstartStack, describeWhenInstalled, missingParts, processesWithMarker, requireParts, startQuickstartStack } from './stack';
+import { QuickstartStack, describeWhenInstalled, missingParts, processesWithMarker, requireParts, startQuickstartStack } from './quickstart-fixture';
 
 const problems = missingParts({ nbconvert: true });
 const describeE2e = describeWhenInstalled('e2e offline-html', problems);

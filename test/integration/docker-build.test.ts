@@ -7,8 +7,10 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import type { Message } from '../../kernel/protocol/messages';
-import { dockerAvailable, ensureBaseImages, ensureDocker, removeByLabel, BUSYBOX_IMAGE } from '../support/docker';
-import { prepareSampleApp } from '../support/sample-app';
+import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
+import { ensureBaseImages, BUSYBOX_IMAGE } from '../../notebooks/stack/base-images';
+import { removeByLabel } from '../support/docker';
+import { prepareSampleApp } from '../../notebooks/stack/sample-app';
 
 const mustRun = process.env.CI === 'true';
 const available = dockerAvailable();

@@ -8,8 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import type { Message } from '../../kernel/protocol/messages';
 import { freePort } from '../support/kernel-process';
-import { dockerAvailable, ensureBaseImages, ensureDocker, removeByLabel } from '../support/docker';
-import { buildSampleApp } from '../support/sample-app';
+import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
+import { ensureBaseImages } from '../../notebooks/stack/base-images';
+import { removeByLabel } from '../support/docker';
+import { buildSampleApp } from '../support/sample-image';
 
 const mustRun = process.env.CI === 'true';
 const available = dockerAvailable();

@@ -7,8 +7,11 @@
 import { execFileSync } from 'node:child_process';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import type { Message } from '../../kernel/protocol/messages';
-import { BUSYBOX_IMAGE, docker, dockerAvailable, ensureBaseImages, ensureDocker, removeByLabel } from '../support/docker';
-import { TEST_LABEL } from '../support/sample-app';
+import { BUSYBOX_IMAGE, ensureBaseImages } from '../../notebooks/stack/base-images';
+import { docker } from '../../notebooks/stack/commands';
+import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
+import { removeByLabel } from '../support/docker';
+import { TEST_LABEL } from '../support/sample-image';
 
 const mustRun = process.env.CI === 'true';
 const available = dockerAvailable();

@@ -2,8 +2,11 @@
 // with `docker import`, and the sample app (notebooks/app) built with the docker CLI, run on a random loopback port,
 // healthy per its HEALTHCHECK, and its APP_UNHEALTHY variant turning unhealthy while it still serves /.
 // Skipped (with a warning) when Docker is missing, except with CI=true, where it must run and fails instead.
-import { docker, dockerAvailable, dockerStartable, dockerUnavailableMessage, ensureBaseImages, ensureDocker, removeByLabel, BASE_LABEL } from '../support/docker';
-import { buildSampleApp, TEST_LABEL } from '../support/sample-app';
+import { docker } from '../../notebooks/stack/commands';
+import { dockerAvailable, dockerStartable, dockerUnavailableMessage, ensureDocker } from '../../notebooks/stack/engine';
+import { ensureBaseImages, BASE_LABEL } from '../../notebooks/stack/base-images';
+import { removeByLabel } from '../support/docker';
+import { buildSampleApp, TEST_LABEL } from '../support/sample-image';
 
 const available = dockerAvailable() || dockerStartable();
 const mustRun = process.env.CI === 'true';

@@ -37,7 +37,7 @@ afterEach(removeIsolatedJupyters);
 
 // ---- the Jupyter tools must be there (never skip) --------------------------------------------------
 
-/** Python module, the command `jupyter <sub>` runs, and the Debian packages providing them (see test/support/install-system-deps.sh). */
+/** Python module, the command `jupyter <sub>` runs, and the Debian packages providing them (see notebooks/stack/install-system-deps.sh). */
 const TOOLS: Record<string, { module: string; apt: string; command?: string }> = {
   jupyter_client: { module: 'jupyter_client', apt: 'python3-jupyter-client jupyter-client', command: '/usr/bin/jupyter-kernelspec' },
   jupyter_kernel_test: { module: 'jupyter_kernel_test', apt: 'python3-jupyter-kernel-test' },

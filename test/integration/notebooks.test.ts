@@ -1,6 +1,6 @@
 // The runbook notebooks (notebooks/*.ipynb) executed headless against real parts: the kernel installed into an
 // isolated Jupyter, the Docker engine and local base images, and this test's own Prometheus and Pushgateway
-// (test/support/stack.ts, free ports, folders under a temp dir; Prometheus scrapes the app port the notebooks deploy
+// (notebooks/stack/stack.ts, free ports, folders under a temp dir; Prometheus scrapes the app port the notebooks deploy
 // to). Every notebook runs through nbconvert with its parameters from the environment (PROMETHEUS_URL,
 // OPSBOOK_APP_PORT, OPSBOOK_SERVICE: a service name unique to this run); deploy-and-monitor also the way papermill
 // runs it (an injected `-l python` parameters cell); incident-triage (rollback) and dora through `opsbook run
@@ -12,13 +12,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { dockerAvailable, dockerStartable, ensureBaseImages, ensureDocker, removeByLabel } from '../support/docker';
+import { dockerAvailable, dockerStartable, ensureDocker } from '../../notebooks/stack/engine';
+import { ensureBaseImages } from '../../notebooks/stack/base-images';
+import { removeByLabel } from '../support/docker';
 import { Jupyter, PYTHON, describeRun, installKernel, isolatedJupyter, removeIsolatedJupyters, run } from '../support/jupyter-env';
 import { CLI, REPO_ROOT } from '../support/kernel-process';
-import { PROMETHEUS_BIN } from '../support/prometheus';
-import { SAMPLE_APP_DIR, prepareSampleApp } from '../support/sample-app';
-import { PUSHGATEWAY_BIN } from '../support/pushgateway';
-import { StackState, downServers, notebookEnv, upServers } from '../support/stack';
+import { PROMETHEUS_BIN, PUSHGATEWAY_BIN } from '../../notebooks/stack/prometheus';
+import { SAMPLE_APP_DIR, prepareSampleApp } from '../../notebooks/stack/sample-app';
+import { StackState, downServers, notebookEnv, upServers } from '../../notebooks/stack/stack';
 
 const NOTEBOOKS = path.join(REPO_ROOT, 'notebooks');
 const mustRun = process.env.CI === 'true';
@@ -28,7 +29,7 @@ const missing = [
   ...(existsSync(PUSHGATEWAY_BIN) ? [] : [PUSHGATEWAY_BIN]),
   ...(existsSync('/usr/bin/jupyter-nbconvert') ? [] : ['/usr/bin/jupyter-nbconvert']),
 ];
-if (missing.length > 0 && !mustRun) console.warn(`notebooks: SKIPPED, missing ${missing.join(', ')} (bash test/support/install-system-deps.sh installs them); with CI=true this suite fails instead`);
+if (missing.length > 0 && !mustRun) console.warn(`notebooks: SKIPPED, missing ${missing.join(', ')} (bash notebooks/stack/install-system-deps.sh installs them); with CI=true this suite fails instead`);
 const describeNotebooks = missing.length === 0 || mustRun ? describe : describe.skip;
 
 const RUN = `${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -164,7 +165,7 @@ describeNotebooks('runbook notebooks executed by nbconvert against Docker, Prome
   }
 
   beforeAll(async () => {
-    if (missing.length > 0) throw new Error(`CI=true: the notebook suite must run, but ${missing.join(', ')} is missing (bash test/support/install-system-deps.sh)`);
+    if (missing.length > 0) throw new Error(`CI=true: the notebook suite must run, but ${missing.join(', ')} is missing (bash notebooks/stack/install-system-deps.sh)`);
     tmp = mkdtempSync(path.join(os.tmpdir(), 'opsbook-notebooks-'));
     outDir = path.join(tmp, 'out');
     mkdirSync(outDir);

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { startAuthProxy } from '../support/auth-proxy';
 import { startLiveTarget, LiveTarget } from '../support/live-target';
 import { historyOpenMetrics, History } from '../support/prom-history';
-import { prometheusAvailable, startPrometheus, PrometheusHandle, PROMETHEUS_BIN } from '../support/prometheus';
+import { PROMETHEUS_BIN } from '../../notebooks/stack/prometheus';
+import { prometheusAvailable, startPrometheus, PrometheusHandle } from '../support/prometheus';
 
 const available = prometheusAvailable();
 const mustRun = process.env.CI === 'true';

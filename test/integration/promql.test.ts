@@ -8,7 +8,8 @@ import { freePort } from '../support/kernel-process';
 import { startAuthProxy, AuthProxy } from '../support/auth-proxy';
 import { startLiveTarget, LiveTarget } from '../support/live-target';
 import { historyOpenMetrics, History } from '../support/prom-history';
-import { prometheusAvailable, startPrometheus, PrometheusHandle, PROMETHEUS_BIN } from '../support/prometheus';
+import { PROMETHEUS_BIN } from '../../notebooks/stack/prometheus';
+import { prometheusAvailable, startPrometheus, PrometheusHandle } from '../support/prometheus';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 

@@ -1,17 +1,16 @@
-// The local stack's CLI as the demo and a user run it (`node dist/test/support/stack.js up|status|down`), in its own
+// The local stack's CLI as the demo and a user run it (`node dist/notebooks/stack/stack.js up|status|down`), in its own
 // state folder and with its own service name: up starts Prometheus and the Pushgateway and prints the export
 // line; a second up reuses them (same pids); status reports them; down stops exactly those processes. The Docker
 // engine must already answer here (the Docker suites and .ci/run start it), so up neither starts nor stops dockerd.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { dockerAvailable, dockerStartable } from '../support/docker';
+import { dockerAvailable, dockerStartable } from '../../notebooks/stack/engine';
 import { describeRun, run } from '../support/jupyter-env';
 import { REPO_ROOT } from '../support/kernel-process';
-import { PROMETHEUS_BIN } from '../support/prometheus';
-import { PUSHGATEWAY_BIN } from '../support/pushgateway';
+import { PROMETHEUS_BIN, PUSHGATEWAY_BIN } from '../../notebooks/stack/prometheus';
 
-const STACK = path.join(REPO_ROOT, 'dist', 'test', 'support', 'stack.js');
+const STACK = path.join(REPO_ROOT, 'dist', 'notebooks', 'stack', 'stack.js');
 const mustRun = process.env.CI === 'true';
 const missing = [
   ...(dockerAvailable() ? [] : [dockerStartable() ? 'a running Docker engine (the Docker suites start one)' : 'a Docker engine (docker.io)']),
@@ -44,7 +43,7 @@ describeStack('the local stack CLI (stack:up / stack:status / stack:down)', () =
   });
 
   test('up starts, a second up reuses, status reports, down stops exactly what up started', async () => {
-    if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: bash test/support/install-system-deps.sh, and start dockerd`);
+    if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: bash notebooks/stack/install-system-deps.sh, and start dockerd`);
     const first = await stack('up');
     if (first.code !== 0) throw new Error(describeRun('stack up', first));
     const exported = Object.fromEntries([...first.stdout.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));

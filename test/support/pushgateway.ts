@@ -1,11 +1,11 @@
-// Starts a real Prometheus Pushgateway (Debian's /usr/bin/prometheus-pushgateway) on a free loopback port, metrics
-// in memory only (no persistence file), for integration tests; stop() ends it. Also reads its groups back.
-import { spawn, ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { freePort } from './kernel-process';
-import { captureLog } from './child-log';
-
-export const PUSHGATEWAY_BIN = '/usr/bin/prometheus-pushgateway';
+// A real Prometheus Pushgateway for integration tests: the stack's launcher (notebooks/stack/server.ts) starts
+// Debian's /usr/bin/prometheus-pushgateway on a free loopback port, metrics in memory only (no persistence file),
+// its log in a temporary folder that stop() removes. Also reads its groups back.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PUSHGATEWAY_BIN, pushgatewayCommand } from '../../notebooks/stack/prometheus';
+import { startServer } from '../../notebooks/stack/server';
 
 export interface PushgatewayHandle {
   /** http://127.0.0.1:PORT (no trailing slash). */
@@ -13,7 +13,7 @@ export interface PushgatewayHandle {
   port: number;
   /** SIGTERM (SIGKILL after 5 s). Safe to call more than once. */
   stop(): Promise<void>;
-  /** Everything the Pushgateway logged so far (the last 64 KiB). */
+  /** Everything the Pushgateway logged so far (the last 256 KiB). */
   logs(): string;
 }
 
@@ -23,63 +23,42 @@ export interface PushedGroup {
   metrics: Record<string, { type: string; metrics: Array<{ labels: Record<string, string>; value?: string }> }>;
 }
 
-const LOG_LIMIT = 64 * 1024;
-const START_ATTEMPTS = 3;
-const running = new Set<ChildProcess>();
-process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
+/** Temporary folders of running test Pushgateways, removed if the test process exits without stop(). */
+const folders = new Set<string>();
+process.once('exit', () => folders.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 export function pushgatewayAvailable(): boolean {
   return existsSync(PUSHGATEWAY_BIN);
 }
 
 export function pushgatewayMissingMessage(): string {
-  const install = 'install the Debian package `prometheus-pushgateway` (apt-get install -y --no-install-recommends prometheus-pushgateway; test/support/install-system-deps.sh does it)';
+  const install = 'install the Debian package `prometheus-pushgateway` (apt-get install -y --no-install-recommends prometheus-pushgateway; notebooks/stack/install-system-deps.sh does it)';
   const ci = process.env.CI === 'true' ? ' CI=true: Pushgateway integration tests must run here, never skip.' : '';
   return `${PUSHGATEWAY_BIN} not found: ${install}.${ci}`;
 }
 
 export async function startPushgateway(): Promise<PushgatewayHandle> {
   if (!pushgatewayAvailable()) throw new Error(pushgatewayMissingMessage());
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const child = spawn(PUSHGATEWAY_BIN, [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    const log = captureLog(child, LOG_LIMIT);
-    const exited = new Promise<void>((resolve) => {
-      child.once('exit', () => {
-        running.delete(child);
-        resolve();
-      });
-      child.once('error', (e) => {
-        log.note(`spawn error: ${e.message}`);
-        running.delete(child);
-        resolve();
-      });
-    });
-    const handle: PushgatewayHandle = {
-      url: `http://127.0.0.1:${port}`,
-      port,
-      logs: log.text,
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'opsbook-pushgateway-'));
+  folders.add(dir);
+  const removeFolder = (): void => {
+    rmSync(dir, { recursive: true, force: true });
+    folders.delete(dir);
+  };
+  try {
+    const server = await startServer({ ...pushgatewayCommand({ logLevel: 'warn' }), cwd: dir, log: path.join(dir, 'pushgateway.log') });
+    return {
+      url: server.url,
+      port: server.port,
+      logs: server.logs,
       stop: async () => {
-        if (!running.has(child)) return exited;
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
+        await server.stop(5000);
+        removeFolder();
       },
     };
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && running.has(child)) {
-      try {
-        const response = await fetch(`${handle.url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-        if (response.ok) return handle;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await handle.stop();
-    if (attempt >= START_ATTEMPTS || !/address already in use/.test(log.text())) throw new Error(`the Pushgateway on port ${port} did not become ready; its log:\n${log.text().trim().split('\n').slice(-20).join('\n')}`);
+  } catch (error) {
+    removeFolder();
+    throw error;
   }
 }
 

@@ -4,28 +4,26 @@
 // Pushgateway (honor_labels) and the sample app on the port the stack picks for it, every 2 s, so a runbook sees
 // its traffic within seconds. The state (pids, ports, folders, whether dockerd was ours) is a JSON file, so `up`
 // reuses what still runs and `down` stops exactly what `up` started.
-//   node dist/test/support/stack.js up|down|status     (state: $OPSBOOK_STACK_DIR, else $XDG_STATE_HOME/opsbook;
+//   node dist/notebooks/stack/stack.js up|down|status     (state: $OPSBOOK_STACK_DIR, else $XDG_STATE_HOME/opsbook;
 //   the demo service: $OPSBOOK_SERVICE, else the recorded one, else opsbook-demo)
 // The pieces are exported too: the notebook integration test starts the same servers on its own ports and folders.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { docker, ensureBaseImages, ensureDocker, tail } from './docker';
-import { freePort } from './kernel-process';
-import { PROMETHEUS_BIN } from './prometheus';
-import { PUSHGATEWAY_BIN } from './pushgateway';
+import { freePorts } from '../../kernel/runner/launch';
+import { ensureBaseImages } from './base-images';
+import { docker } from './commands';
+import { DOCKERD_BIN, ensureDocker } from './engine';
+import { PROMETHEUS_BIN, PUSHGATEWAY_BIN, prometheusCommand, prometheusConfig, pushgatewayCommand } from './prometheus';
 import { prepareSampleApp } from './sample-app';
+import { ServerCommand, httpStatus, isOurProcess, startServer, stopPid } from './server';
 
 /** The service the demo deploys (the notebooks' default); `down` removes its containers by label. */
 export const DEMO_SERVICE = 'opsbook-demo';
 /** How often Prometheus scrapes: short, so a runbook sees the traffic it just made. */
 export const SCRAPE_INTERVAL = '2s';
 const STATE_VERSION = 1;
-const READY_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 10_000;
 const DOCKERD_STOP_TIMEOUT_MS = 30_000;
-const START_ATTEMPTS = 3;
 
 /** A server the stack started, as recorded in the state file. */
 export interface ServerRecord {
@@ -119,185 +117,53 @@ export function notebookEnv(state: StackState): Record<string, string> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Processes
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** The NUL-separated command line of a live, non-zombie process, or undefined. */
-function commandLine(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z') return undefined;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when `pid` still runs `binary` with every one of `args` (so a reused pid is never mistaken for ours). */
-export function isOurProcess(pid: number, binary: string, args: string[]): boolean {
-  const argv = commandLine(pid);
-  if (!argv || argv.length === 0) return false;
-  const exe = path.basename(argv[0]);
-  return (argv[0] === binary || exe === path.basename(binary)) && args.every((a) => argv.includes(a));
-}
-
-/** The status of an HTTP GET (2 s), or 0 when it fails. */
-async function httpStatus(url: string): Promise<number> {
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    await response.arrayBuffer();
-    return response.status;
-  } catch {
-    return 0;
-  }
-}
-
-const onExit = new Set<number>();
-let exitHookInstalled = false;
-
-function killOnExit(pid: number): void {
-  onExit.add(pid);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const p of onExit) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  });
-}
-
-interface Launch {
-  binary: string;
-  args: string[];
-  log: string;
-  cwd: string;
-  readyUrl: string;
-  killOnExit: boolean;
-}
-
-/** Starts a server detached (own session, output appended to its log) and waits for its ready URL; returns the pid. */
-async function launch(l: Launch): Promise<{ pid: number } | { failed: string; addressInUse: boolean }> {
-  const logFd = openSync(l.log, 'a');
-  const logStart = existsSync(l.log) ? readFileSync(l.log, 'utf8').length : 0;
-  let exited: string | undefined;
-  let pid: number | undefined;
-  try {
-    const child = spawn(l.binary, l.args, { cwd: l.cwd, detached: true, stdio: ['ignore', logFd, logFd] });
-    pid = child.pid;
-    child.on('exit', (code, signal) => { exited = `exited (${code ?? signal})`; });
-    child.on('error', (error) => { exited = `could not start (${error.message})`; });
-    child.unref();
-  } finally {
-    closeSync(logFd);
-  }
-  if (pid !== undefined && l.killOnExit) killOnExit(pid);
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline && exited === undefined) {
-    if ((await httpStatus(l.readyUrl)) === 200 && pid !== undefined) return { pid };
-    await sleep(100);
-  }
-  const output = existsSync(l.log) ? readFileSync(l.log, 'utf8').slice(logStart) : '';
-  if (exited === undefined && pid !== undefined) await stopPid(pid);
-  const why = exited ?? `was not ready at ${l.readyUrl} within ${READY_TIMEOUT_MS / 1000} s`;
-  return { failed: `${l.binary} ${why}; the end of ${l.log}:\n${tail(output, 20)}`, addressInUse: /address already in use/.test(output) };
-}
-
-/** SIGTERM, then SIGKILL after the timeout; resolves when the process is gone. */
-async function stopPid(pid: number, timeoutMs = STOP_TIMEOUT_MS): Promise<'stopped' | 'killed' | 'gone'> {
-  if (!commandLine(pid)) return 'gone';
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return 'gone';
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!commandLine(pid)) {
-      onExit.delete(pid);
-      return 'stopped';
-    }
-    await sleep(100);
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone meanwhile
-  }
-  onExit.delete(pid);
-  return 'killed';
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // Pushgateway and Prometheus
-
-function pushgatewayArgs(dir: string, port: number): string[] {
-  return [`--web.listen-address=127.0.0.1:${port}`, `--persistence.file=${path.join(dir, 'pushgateway', 'metrics.store')}`, '--persistence.interval=5s'];
-}
 
 function prometheusConfigFile(dir: string): string {
   return path.join(dir, 'prometheus', 'prometheus.yml');
 }
 
+/** The Pushgateway of the stack in `dir`: its pushed metrics persist in dir/pushgateway/metrics.store. */
+function pushgatewayIn(dir: string): ServerCommand {
+  return pushgatewayCommand({ persistenceFile: path.join(dir, 'pushgateway', 'metrics.store') });
+}
+
+/** The Prometheus of the stack in `dir`: config and TSDB under dir/prometheus, 90 days of data. */
+function prometheusIn(dir: string): ServerCommand {
+  return prometheusCommand({ configFile: prometheusConfigFile(dir), dataDir: path.join(dir, 'prometheus', 'data'), retention: '90d' });
+}
+
 /** prometheus.yml: itself, the Pushgateway (honor_labels: the pushed job/instance labels stay), the sample app. */
-export function prometheusConfig(ports: { prometheus: number; pushgateway: number; app: number }, interval = SCRAPE_INTERVAL): string {
-  return [
-    '# Written by opsbook (test/support/stack.ts); rewritten by `stack.js up`.',
-    'global:',
-    `  scrape_interval: ${interval}`,
-    `  scrape_timeout: ${interval}`,
-    `  evaluation_interval: ${interval}`,
-    'scrape_configs:',
-    '  - job_name: prometheus',
-    '    static_configs:',
-    `      - targets: ["127.0.0.1:${ports.prometheus}"]`,
-    '  - job_name: pushgateway',
-    '    honor_labels: true',
-    '    static_configs:',
-    `      - targets: ["127.0.0.1:${ports.pushgateway}"]`,
-    '  - job_name: sample-app',
-    '    static_configs:',
-    `      - targets: ["127.0.0.1:${ports.app}"]`,
-    '',
-  ].join('\n');
+function stackPrometheusConfig(ports: { prometheus: number; pushgateway: number; app: number }, interval = SCRAPE_INTERVAL): string {
+  return prometheusConfig({
+    comment: 'Written by opsbook (notebooks/stack/stack.ts); rewritten by `stack.js up`.',
+    interval,
+    jobs: [
+      { name: 'prometheus', targets: [`127.0.0.1:${ports.prometheus}`] },
+      { name: 'pushgateway', targets: [`127.0.0.1:${ports.pushgateway}`], honorLabels: true },
+      { name: 'sample-app', targets: [`127.0.0.1:${ports.app}`] },
+    ],
+  });
 }
 
-function prometheusArgs(dir: string, port: number): string[] {
-  return [
-    `--config.file=${prometheusConfigFile(dir)}`,
-    `--storage.tsdb.path=${path.join(dir, 'prometheus', 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--storage.tsdb.retention.time=90d',
-  ];
-}
-
-/** The record's process is alive, is the server we started with those args, and answers /-/ready. */
-async function serverAlive(record: ServerRecord | undefined, binary: string, args: string[]): Promise<boolean> {
-  if (!record || !isOurProcess(record.pid, binary, args)) return false;
+/** The record's process is alive, is the server we started with that command line, and answers /-/ready. */
+async function serverAlive(record: ServerRecord | undefined, command: ServerCommand): Promise<boolean> {
+  if (!record || !isOurProcess(record.pid, command.binary, command.args(record.port))) return false;
   return (await httpStatus(`${record.url}/-/ready`)) === 200;
 }
 
-async function startServer(binary: string, dir: string, name: string, argsFor: (port: number) => string[], before: (port: number) => void, kill: boolean): Promise<ServerRecord> {
-  const log = path.join(dir, `${name}.log`);
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    before(port);
-    const url = `http://127.0.0.1:${port}`;
-    const result = await launch({ binary, args: argsFor(port), log, cwd: dir, readyUrl: `${url}/-/ready`, killOnExit: kill });
-    if ('pid' in result) return { pid: result.pid, port, url, log, startedAt: new Date().toISOString() };
-    // a port freePort() picked can be taken before the server binds it: try another a few times
-    if (!result.addressInUse || attempt >= START_ATTEMPTS) throw new Error(result.failed);
-  }
+/** Starts the server with its log at dir/<name>.log; returns what the state file keeps of it. */
+async function startRecorded(command: ServerCommand, dir: string, name: string, beforeStart: ((port: number) => void) | undefined, detached: boolean): Promise<ServerRecord> {
+  const server = await startServer({ ...command, cwd: dir, log: path.join(dir, `${name}.log`), beforeStart, detached });
+  return { pid: server.pid, port: server.port, url: server.url, log: server.log, startedAt: server.startedAt };
 }
 
 function missing(binary: string, pkg: string): Error {
-  return new Error(`${binary} not found: install the Debian package ${pkg} (bash test/support/install-system-deps.sh does it)`);
+  return new Error(`${binary} not found: install the Debian package ${pkg} (bash notebooks/stack/install-system-deps.sh does it)`);
+}
+
+async function freePort(): Promise<number> {
+  return (await freePorts(1))[0];
 }
 
 /**
@@ -309,7 +175,7 @@ export async function upServers(options: ServersOptions = {}): Promise<UpReport>
   if (!existsSync(PROMETHEUS_BIN)) throw missing(PROMETHEUS_BIN, 'prometheus');
   const dir = options.dir ?? stackDir();
   const previous = readState(dir);
-  const kill = options.killOnExit === true;
+  const detached = options.killOnExit !== true;
   for (const sub of ['prometheus', path.join('prometheus', 'data'), 'pushgateway']) mkdirSync(path.join(dir, sub), { recursive: true });
   const state: StackState = {
     version: STATE_VERSION,
@@ -321,30 +187,30 @@ export async function upServers(options: ServersOptions = {}): Promise<UpReport>
   const lines: string[] = [];
 
   const pgw = previous?.pushgateway;
-  if (pgw && (await serverAlive(pgw, PUSHGATEWAY_BIN, pushgatewayArgs(dir, pgw.port)))) {
+  if (pgw && (await serverAlive(pgw, pushgatewayIn(dir)))) {
     state.pushgateway = pgw;
     lines.push(`pushgateway   ${pgw.url}  (already running, pid ${pgw.pid})`);
   } else {
-    state.pushgateway = await startServer(PUSHGATEWAY_BIN, dir, 'pushgateway', (port) => pushgatewayArgs(dir, port), () => undefined, kill);
+    state.pushgateway = await startRecorded(pushgatewayIn(dir), dir, 'pushgateway', undefined, detached);
     lines.push(`pushgateway   ${state.pushgateway.url}  (started, pid ${state.pushgateway.pid}, log ${state.pushgateway.log})`);
   }
   const pushgatewayPort = state.pushgateway.port;
 
   const prom = previous?.prometheus;
   const writeConfig = (port: number): boolean => {
-    const text = prometheusConfig({ prometheus: port, pushgateway: pushgatewayPort, app: state.appPort });
+    const text = stackPrometheusConfig({ prometheus: port, pushgateway: pushgatewayPort, app: state.appPort });
     const file = prometheusConfigFile(dir);
     const changed = !existsSync(file) || readFileSync(file, 'utf8') !== text;
     if (changed) writeFileSync(file, text);
     return changed;
   };
-  if (prom && (await serverAlive(prom, PROMETHEUS_BIN, prometheusArgs(dir, prom.port)))) {
+  if (prom && (await serverAlive(prom, prometheusIn(dir)))) {
     state.prometheus = prom;
     const reloaded = writeConfig(prom.port);
     if (reloaded) process.kill(prom.pid, 'SIGHUP');
     lines.push(`prometheus    ${prom.url}  (already running, pid ${prom.pid}${reloaded ? ', config reloaded' : ''})`);
   } else {
-    state.prometheus = await startServer(PROMETHEUS_BIN, dir, 'prometheus', (port) => prometheusArgs(dir, port), (port) => void writeConfig(port), kill);
+    state.prometheus = await startRecorded(prometheusIn(dir), dir, 'prometheus', (port) => void writeConfig(port), detached);
     lines.push(`prometheus    ${state.prometheus.url}  (started, pid ${state.prometheus.pid}, log ${state.prometheus.log})`);
   }
   lines.push(`              scrapes itself, the pushgateway and the sample app at 127.0.0.1:${state.appPort} every ${SCRAPE_INTERVAL}`);
@@ -356,14 +222,14 @@ export async function upServers(options: ServersOptions = {}): Promise<UpReport>
 /** Stops the Pushgateway and Prometheus recorded in the state (only if they are still the processes we started). */
 export async function downServers(state: StackState): Promise<string[]> {
   const stopped: string[] = [];
-  const parts: Array<['prometheus' | 'pushgateway', string, (port: number) => string[]]> = [
-    ['prometheus', PROMETHEUS_BIN, (port) => prometheusArgs(state.dir, port)],
-    ['pushgateway', PUSHGATEWAY_BIN, (port) => pushgatewayArgs(state.dir, port)],
+  const parts: Array<['prometheus' | 'pushgateway', ServerCommand]> = [
+    ['prometheus', prometheusIn(state.dir)],
+    ['pushgateway', pushgatewayIn(state.dir)],
   ];
-  for (const [name, binary, args] of parts) {
+  for (const [name, command] of parts) {
     const record = state[name];
     if (!record) continue;
-    if (isOurProcess(record.pid, binary, args(record.port))) {
+    if (isOurProcess(record.pid, command.binary, command.args(record.port))) {
       const how = await stopPid(record.pid);
       stopped.push(`${name} ${record.url} (pid ${record.pid}) ${how}`);
     } else {
@@ -386,7 +252,7 @@ export async function stackUp(options: ServersOptions = {}): Promise<UpReport> {
   const dockerdLog = path.join(dir, 'dockerd.log');
   const previous = readState(dir);
   const { startedPid } = await ensureDocker({ log: dockerdLog });
-  let dockerd = previous?.dockerd && isOurProcess(previous.dockerd.pid, '/usr/sbin/dockerd', []) ? previous.dockerd : undefined;
+  let dockerd = previous?.dockerd && isOurProcess(previous.dockerd.pid, DOCKERD_BIN, []) ? previous.dockerd : undefined;
   if (startedPid !== undefined) {
     dockerd = { pid: startedPid, log: dockerdLog, startedAt: new Date().toISOString() };
     lines.push(`docker engine started dockerd (pid ${startedPid}, log ${dockerdLog})`);
@@ -423,7 +289,7 @@ export async function stackDown(dir = stackDir()): Promise<string[]> {
     }
   }
   if (state.dockerd) {
-    if (isOurProcess(state.dockerd.pid, '/usr/sbin/dockerd', [])) {
+    if (isOurProcess(state.dockerd.pid, DOCKERD_BIN, [])) {
       const how = await stopPid(state.dockerd.pid, DOCKERD_STOP_TIMEOUT_MS);
       stopped.push(`dockerd (pid ${state.dockerd.pid}, started by \`up\`) ${how}`);
     } else {
@@ -447,16 +313,16 @@ async function engineAnswers(): Promise<boolean> {
 /** One line per part: running or not, URL, pid. */
 export async function stackStatus(dir = stackDir()): Promise<string[]> {
   const state = readState(dir);
-  if (!state) return [`no stack recorded in ${stateFile(dir)} (run: node dist/test/support/stack.js up)`];
+  if (!state) return [`no stack recorded in ${stateFile(dir)} (run: node dist/notebooks/stack/stack.js up)`];
   const lines: string[] = [`state         ${stateFile(dir)}`];
   const engine = await engineAnswers();
-  lines.push(`docker engine ${engine ? 'answering' : 'NOT answering'}${state.dockerd ? ` (dockerd pid ${state.dockerd.pid} started by \`up\`${isOurProcess(state.dockerd.pid, '/usr/sbin/dockerd', []) ? '' : ', gone'})` : ''}`);
-  const show = async (name: string, record: ServerRecord | undefined, binary: string, args: (port: number) => string[]): Promise<void> => {
+  lines.push(`docker engine ${engine ? 'answering' : 'NOT answering'}${state.dockerd ? ` (dockerd pid ${state.dockerd.pid} started by \`up\`${isOurProcess(state.dockerd.pid, DOCKERD_BIN, []) ? '' : ', gone'})` : ''}`);
+  const show = async (name: string, record: ServerRecord | undefined, command: ServerCommand): Promise<void> => {
     if (!record) lines.push(`${name.padEnd(13)} not started`);
-    else lines.push(`${name.padEnd(13)} ${record.url}  ${(await serverAlive(record, binary, args(record.port))) ? `running (pid ${record.pid})` : 'NOT running'}`);
+    else lines.push(`${name.padEnd(13)} ${record.url}  ${(await serverAlive(record, command)) ? `running (pid ${record.pid})` : 'NOT running'}`);
   };
-  await show('pushgateway', state.pushgateway, PUSHGATEWAY_BIN, (port) => pushgatewayArgs(dir, port));
-  await show('prometheus', state.prometheus, PROMETHEUS_BIN, (port) => prometheusArgs(dir, port));
+  await show('pushgateway', state.pushgateway, pushgatewayIn(dir));
+  await show('prometheus', state.prometheus, prometheusIn(dir));
   const app = await httpStatus(`http://127.0.0.1:${state.appPort}/`);
   lines.push(`sample app    127.0.0.1:${state.appPort}  ${app === 0 ? 'not answering (deploy it with notebooks/deploy-and-monitor.ipynb)' : `answering (HTTP ${app})`}`);
   if (engine) {
@@ -475,7 +341,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'up') {
     const { state, lines } = await stackUp({ dir, service: process.env.OPSBOOK_SERVICE || undefined });
     process.stderr.write(`opsbook stack (state ${stateFile(dir)})\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
-    // stdout carries only the export line, so `eval "$(node dist/test/support/stack.js up)"` sets the variables
+    // stdout carries only the export line, so `eval "$(node dist/notebooks/stack/stack.js up)"` sets the variables
     process.stdout.write(`${exportLine(state)}\n`);
     return 0;
   }
@@ -491,7 +357,7 @@ async function main(argv: string[]): Promise<number> {
     if (state?.prometheus) process.stdout.write(`${exportLine(state)}\n`);
     return 0;
   }
-  process.stderr.write('usage: node dist/test/support/stack.js up|down|status   (state folder: $OPSBOOK_STACK_DIR, else ${XDG_STATE_HOME:-~/.local/state}/opsbook)\n');
+  process.stderr.write('usage: node dist/notebooks/stack/stack.js up|down|status   (state folder: $OPSBOOK_STACK_DIR, else ${XDG_STATE_HOME:-~/.local/state}/opsbook)\n');
   return 2;
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job (README command one, `npm run demo`): on a fresh Debian/Ubuntu machine (root, or sudo for apt) it
 # installs the missing system packages, runs `npm ci` if needed, builds, registers the kernel for this user, starts
-# the local stack (test/support/stack.ts: Docker engine, base images, Prometheus, Pushgateway), then runs the runbook
+# the local stack (notebooks/stack/stack.ts: Docker engine, base images, Prometheus, Pushgateway), then runs the runbook
 # notebooks/deploy-and-monitor.ipynb headless with `opsbook run`, pushing the run's metrics to the Pushgateway, and
 # prints where the executed notebook and its HTML report are (test-results/demo/, or $OPSBOOK_DEMO_OUT).
 # Re-running is safe and fast: every step skips what is already done, and the stack reuses what still runs.
@@ -11,7 +11,7 @@ started=$(date +%s)
 step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
-bash test/support/install-system-deps.sh --demo
+bash notebooks/stack/install-system-deps.sh --demo
 
 step "npm dependencies and build"
 if [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
@@ -20,7 +20,7 @@ else
   npm ci --no-audit --no-fund
 fi
 # rebuild only when a source file is newer than the last build
-if [ -f dist/kernel/cli.js ] && [ -f dist/test/support/stack.js ] && [ -z "$(find kernel magics test -name '*.ts' -newer dist/kernel/cli.js -print -quit)" ]; then
+if [ -f dist/kernel/cli.js ] && [ -f dist/notebooks/stack/stack.js ] && [ -z "$(find kernel magics notebooks/stack -name '*.ts' -newer dist/kernel/cli.js -print -quit)" ]; then
   echo "dist/ up to date"
 else
   npm run build --silent
@@ -34,7 +34,7 @@ if [ "$(id -u)" -ne 0 ] && ! timeout 5 docker info >/dev/null 2>&1; then
   echo "demo: the Docker engine does not answer, and only root can start dockerd: run as root (sudo -E npm run demo), or start Docker and add $(id -un) to the docker group" >&2
   exit 1
 fi
-stack_exports="$(node dist/test/support/stack.js up)"
+stack_exports="$(node dist/notebooks/stack/stack.js up)"
 eval "$stack_exports"
 
 out="${OPSBOOK_DEMO_OUT:-$PWD/test-results/demo}"

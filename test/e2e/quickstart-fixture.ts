@@ -8,14 +8,18 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { get } from 'node:http';
 import * as path from 'node:path';
-import { BUSYBOX_IMAGE, docker, dockerAvailable, dockerStartable, dockerUnavailableMessage, ensureBaseImages, ensureDocker, removeByLabel } from '../support/docker';
+import { BUSYBOX_IMAGE, ensureBaseImages } from '../../notebooks/stack/base-images';
+import { docker } from '../../notebooks/stack/commands';
+import { dockerAvailable, dockerStartable, dockerUnavailableMessage, ensureDocker } from '../../notebooks/stack/engine';
+import { removeByLabel } from '../support/docker';
 import { chromiumProblem } from '../support/browser';
 import { Jupyter, PYTHON, installKernel, isolatedJupyter, removeIsolatedJupyters } from '../support/jupyter-env';
 import { REPO_ROOT } from '../support/kernel-process';
 import { startLiveTarget, LiveTarget } from '../support/live-target';
 import { notebookServerProblem } from '../support/notebook-server';
-import { prometheusAvailable, startPrometheus, PrometheusHandle, PROMETHEUS_BIN } from '../support/prometheus';
-import { TEST_LABEL } from '../support/sample-app';
+import { PROMETHEUS_BIN } from '../../notebooks/stack/prometheus';
+import { prometheusAvailable, startPrometheus, PrometheusHandle } from '../support/prometheus';
+import { TEST_LABEL } from '../support/sample-image';
 
 export const QUICKSTART = path.join(REPO_ROOT, 'notebooks', 'quickstart.ipynb');
 export const MUST_RUN = process.env.CI === 'true';
@@ -50,7 +54,7 @@ export function describeWhenInstalled(suite: string, problems: string[]): jest.D
 /** Throws (so every test of the suite fails) when parts are missing; the message lists each fix. */
 export function requireParts(problems: string[]): void {
   if (problems.length > 0) {
-    throw new Error(`the browser suite cannot run here${MUST_RUN ? ' (CI=true: never skipped)' : ''}; fix:\n- ${problems.join('\n- ')}\n(test/support/install-system-deps.sh installs all of them)`);
+    throw new Error(`the browser suite cannot run here${MUST_RUN ? ' (CI=true: never skipped)' : ''}; fix:\n- ${problems.join('\n- ')}\n(notebooks/stack/install-system-deps.sh installs all of them)`);
   }
 }
 

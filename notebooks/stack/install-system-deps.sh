@@ -19,7 +19,7 @@ SUDO=""
 echo "system packages: installing ${missing[*]}"
 $SUDO apt-get update -qq
 # The packaged prometheus/pushgateway/docker services are never used (tests start their own Prometheus on free ports;
-# .ci/run and test/support/docker.ts start dockerd themselves): a temporary policy-rc.d (101 = action forbidden) keeps
+# .ci/run and notebooks/stack/engine.ts start dockerd themselves): a temporary policy-rc.d (101 = action forbidden) keeps
 # apt from starting them, so a failing init script cannot fail the install.
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
