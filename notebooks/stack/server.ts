@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePorts } from '../../kernel/runner/launch';
+import { freePorts } from '../../kernel/protocol/connection';
 import { tail } from './commands';
 
 const READY_TIMEOUT_MS = 30_000;

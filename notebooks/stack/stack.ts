@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePorts } from '../../kernel/runner/launch';
+import { freePorts } from '../../kernel/protocol/connection';
 import { ensureBaseImages } from './base-images';
 import { docker } from './commands';
 import { DOCKERD_BIN, ensureDocker } from './engine';
