@@ -1,6 +1,9 @@
-// Unit tests of the Docker magics' pure parts: DOCKER_HOST parsing, the build stream read into progress (steps,
-// cache hits, image id, failures only reported in errorDetail), and secret masking.
-import { dockerTarget, unreachable } from '../../magics/docker/engine/connection';
+// Unit tests of the Docker magics' pure parts: DOCKER_HOST parsing, the ping against loopback listeners that never
+// answer or close the connection, the build stream read into progress (steps, cache hits, image id, failures only
+// reported in errorDetail), and secret masking.
+import * as net from 'node:net';
+import { DockerConnection, dockerTarget, unreachable } from '../../magics/docker/engine/connection';
+import { NotebookConfig } from '../../magics/lib/notebook-config';
 import { BuildProgress } from '../../magics/docker/build/progress';
 import { masker } from '../../magics/lib/secrets';
 import { MagicError } from '../../kernel/io/errors';
@@ -22,7 +25,58 @@ test('an unreachable engine is one line naming the host and what to check', () =
   expect(unreachable(local, err('ENOENT')).message).toBe('no Docker engine at unix:///tmp/none.sock (the socket does not exist)');
   expect(unreachable(local, err('EACCES')).hint).toMatch(/docker group/);
   expect(unreachable(dockerTarget('tcp://127.0.0.1:9'), err('ECONNREFUSED')).message).toBe('cannot connect to the Docker engine at tcp://127.0.0.1:9 (connection refused)');
+  expect(unreachable(dockerTarget('tcp://127.0.0.1:9'), err('ECONNRESET', 'socket hang up')).message).toBe('the Docker engine at tcp://127.0.0.1:9 did not answer (it closed the connection)');
 });
+
+/** A TCP listener on loopback that does `onConnection` with every connection; closed (its sockets too) by `close`. */
+async function listener(onConnection: (socket: net.Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const close = () => new Promise<void>((resolve) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => resolve());
+  });
+  return { port, close };
+}
+
+/** What DockerConnection.engine() fails with against DOCKER_HOST=tcp://127.0.0.1:<port>. */
+async function engineFailure(port: number): Promise<MagicError> {
+  const env = { DOCKER_HOST: `tcp://127.0.0.1:${port}` };
+  const connection = new DockerConnection(new NotebookConfig(env), env);
+  return connection.engine().then(() => { throw new Error('the engine answered'); }, (e: MagicError) => e);
+}
+
+test('an engine that accepts and never answers: "did not answer within 3 s", one line, not "socket hang up"', async () => {
+  const silent = await listener(() => undefined);
+  try {
+    const e = await engineFailure(silent.port);
+    expect(e).toBeInstanceOf(MagicError);
+    expect(e.message).toBe(`the Docker engine at tcp://127.0.0.1:${silent.port} did not answer within 3 s`);
+    expect(e.hint).toMatch(/DOCKER_HOST/);
+  } finally {
+    await silent.close();
+  }
+}, 10_000); // the ping gives up after 3 s: the test's timeout bounds it
+
+test('an engine that accepts and closes the connection (a reset): one line saying it did not answer', async () => {
+  for (const cut of [(s: net.Socket) => s.destroy(), (s: net.Socket) => s.resetAndDestroy()]) {
+    const closing = await listener(cut);
+    try {
+      const e = await engineFailure(closing.port);
+      expect(e).toBeInstanceOf(MagicError);
+      expect(e.message).toBe(`the Docker engine at tcp://127.0.0.1:${closing.port} did not answer (it closed the connection)`);
+    } finally {
+      await closing.close();
+    }
+  }
+}, 10_000);
 
 test('the build stream: steps of how many, cache hits, the image id, the log', () => {
   let now = 1000;
