@@ -232,6 +232,13 @@ describeDocker('%ps, %logs and %stop against a real Docker engine', () => {
     expect(traceback).not.toMatch(/\bat .*\.js:\d+/);
     const stop = await k.client.execute(`%stop nothing-here-${process.pid}`, {}, 30_000);
     expect(stop.reply.content.evalue).toBe(`%stop: no service or container named "nothing-here-${process.pid}"`);
+    // names no container can have (Node would refuse them in a request path): the same one-line error
+    const spaced = await k.client.execute('%logs "a b"', {}, 30_000);
+    expect([spaced.reply.content.ename, spaced.reply.content.evalue]).toEqual(['MagicError', '%logs: no service or container named "a b"']);
+    expect((spaced.reply.content.traceback as string[]).join('\n')).toContain(CHATTY);
+    const semicolon = await k.client.execute('%stop a;b', {}, 30_000);
+    expect([semicolon.reply.content.ename, semicolon.reply.content.evalue]).toEqual(['MagicError', '%stop: no service or container named "a;b"']);
+    expect((semicolon.reply.content.traceback as string[]).join('\n')).not.toMatch(/TypeError|\bat .*\.js:\d+/);
   });
 
   test('%stop stops every running container of a service: SIGTERM, SIGKILL at the timeout; then nothing is running', async () => {
