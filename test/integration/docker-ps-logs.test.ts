@@ -139,6 +139,23 @@ describeDocker('%ps, %logs and %stop against a real Docker engine', () => {
     expect(bad.reply.content.ename).toBe('UsageError');
   });
 
+  test('%ps shows the tag of a container created from an image id; after the tag is gone, the reference deployed', async () => {
+    const tag = `opsbook-test/ps-image:${process.pid}`;
+    // an image of its own (the run label makes it unique), so no other suite's tags of it can interfere
+    execFileSync('docker', ['build', '-q', '-t', tag, '--label', RUN_LABEL, '-'], { input: `FROM ${BUSYBOX_IMAGE}\n`, encoding: 'utf8', timeout: 60_000 });
+    const id = inspectField(tag, '{{.Id}}');
+    const name = `by-id-${process.pid}`;
+    await docker(['run', '-d', '--name', name, '--label', RUN_LABEL, '--label', TEST_LABEL, '--label', 'opsbook.managed=true', '--label', `opsbook.image=${tag}`, id, 'sleep', '600'], 30_000);
+    const rowOf = async () => {
+      const r = await k.client.execute(`const byId = %ps --filter name=${name}\nconsole.log(JSON.stringify(byId.map((row) => [row.image, row.version])))`, {}, 30_000);
+      return jsonResult<string[][]>(r.outputs);
+    };
+    expect(execFileSync('docker', ['ps', '--filter', `name=${name}`, '--format', '{{.Image}}'], { encoding: 'utf8' }).trim()).toMatch(/^(sha256:)?[0-9a-f]{12,64}$/);
+    expect(await rowOf()).toEqual([[tag, String(process.pid)]]);
+    await docker(['rmi', '-f', tag], 30_000); // only untags: a running container keeps its image
+    expect(await rowOf()).toEqual([[tag, String(process.pid)]]); // no tag left: the opsbook.image label
+  });
+
   test('%logs: stdout lines on stdout, stderr lines on stderr, never mixed, the secret masked', async () => {
     const r = await k.client.execute(`%logs ${CHATTY} --tail all`, {}, 30_000);
     expect(r.reply.content.status).toBe('ok');

@@ -2,7 +2,7 @@
 // version), the escaped table, the demultiplexer on hand-made frames split across chunks, whole-line masking,
 // secret values from labels and Config.Env, --since / --tail / --timeout values, option parsing of the magics.
 import type Docker from 'dockerode';
-import { ContainerRow, asksForBookkeeping, containerRow, describeSelection, engineFilters, healthText, imageTag, portsText, psBundle, psMagic, sortRows, uptimeText } from '../../magics/docker/ps';
+import { ContainerRow, asksForBookkeeping, containerRow, describeSelection, engineFilters, healthText, imageTag, isImageId, portsText, psBundle, psMagic, sortRows, tagsByImageId, uptimeText } from '../../magics/docker/ps';
 import { ContainerState, couldNameContainer, isBookkeeping, resolveTarget, secretValues, statusText } from '../../magics/docker/engine/containers';
 import { logsMagic, sinceSeconds, tailLines } from '../../magics/docker/logs';
 import { FrameDemuxer, LineBuffer, LogSink, LogStreamName } from '../../magics/docker/engine/log-streams';
@@ -95,6 +95,34 @@ describe('%ps', () => {
     });
     const plain = containerRow(listEntry({ Names: ['/db'], Image: 'postgres', State: 'exited', Status: 'Exited (0) 1 hour ago' }), state({ Status: 'exited', Running: false }), now);
     expect([plain.service, plain.version, plain.status, plain.uptime, plain.health]).toEqual(['—', 'latest', 'exited (0)', '—', '—']);
+  });
+
+  test('a container the engine shows by image id: its one local tag, else the reference opsbook deployed, else the id', () => {
+    const now = Date.parse('2026-01-01T12:03:30Z');
+    const id = `sha256:${'ab'.repeat(32)}`;
+    const two = `sha256:${'c2'.repeat(32)}`;
+    const dangling = `sha256:${'d0'.repeat(32)}`;
+    expect([id, 'ab'.repeat(6), 'ab'.repeat(32)].every(isImageId)).toBe(true);
+    expect(['shop/api:2', 'busybox', 'abcdef', 'cafe/api'].some(isImageId)).toBe(false);
+    const tags = tagsByImageId([
+      { Id: id, RepoTags: ['shop/api:2'] },
+      { Id: two, RepoTags: ['shop/api:3', 'shop/api:latest'] },
+      { Id: dangling, RepoTags: ['<none>:<none>'] },
+    ]);
+    const row = (overrides: Partial<Docker.ContainerInfo>) => containerRow(listEntry(overrides), state(), now, tags);
+    // created from the id (a %rollback), tag known: the tag, and the version column follows it
+    expect(row({ Image: id, ImageID: id })).toMatchObject({ image: 'shop/api:2', version: '2' });
+    expect(row({ Image: 'ab'.repeat(6), ImageID: id }).image).toBe('shop/api:2');
+    // opsbook's label says what it was deployed as: used when the image has no single tag (its tag was rebuilt)
+    const deployed = { 'opsbook.image': 'shop/api:latest', 'opsbook.version': 'latest' };
+    expect(row({ Image: dangling, ImageID: dangling, Labels: deployed })).toMatchObject({ image: 'shop/api:latest', version: 'latest' });
+    expect(row({ Image: two, ImageID: two, Labels: deployed }).image).toBe('shop/api:latest');
+    expect(row({ Image: id, ImageID: id, Labels: { 'opsbook.image': 'shop/api:old' } }).image).toBe('shop/api:2');
+    // nothing better known: the id stays; a reference the engine shows stays as it is
+    expect(row({ Image: two, ImageID: two }).image).toBe(two);
+    expect(row({ Image: dangling, ImageID: dangling, Labels: { 'opsbook.image': id } }).image).toBe(dangling);
+    expect(row({ Image: 'shop/api:9', ImageID: id }).image).toBe('shop/api:9');
+    expect(containerRow(listEntry({ Image: id, ImageID: id }), state(), now).image).toBe(id); // no image listing given
   });
 
   test('rows sort by service (unowned last) then name; the table escapes HTML; empty says what was asked', () => {
