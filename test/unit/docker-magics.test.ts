@@ -1,10 +1,12 @@
 // Unit tests of the Docker magics' pure parts: DOCKER_HOST parsing, the ping against loopback listeners that never
 // answer or close the connection, the build stream read into progress (steps, cache hits, image id, failures only
-// reported in errorDetail), and secret masking.
+// reported in errorDetail), the build's display (throttled progress, then one outcome), and secret masking.
 import * as net from 'node:net';
 import { DockerConnection, dockerTarget, unreachable } from '../../magics/docker/engine/connection';
 import { NotebookConfig } from '../../magics/lib/notebook-config';
 import { BuildProgress } from '../../magics/docker/build/progress';
+import { BuildDisplay } from '../../magics/docker/build/display';
+import type { MimeBundle } from '../../kernel/protocol/messages';
 import { masker } from '../../magics/lib/secrets';
 import { MagicError } from '../../kernel/io/errors';
 
@@ -105,6 +107,63 @@ test('a failed build is only in errorDetail: it is read, and masked', () => {
   expect(p.error).toBe("The command '/bin/sh -c echo *** && false' returned a non-zero code: 1");
   expect(p.logText()).not.toContain('hunter2');
   expect(p.describeCurrent()).toBe('Step 2/4: RUN echo *** && false');
+});
+
+/** A cell Io that keeps what its one display showed, in order. */
+function displayRecorder(): { io: { display: (bundle: MimeBundle) => { id: string; update: (b: MimeBundle) => void; clear: () => void } }; shown: string[] } {
+  const shown: string[] = [];
+  const io = {
+    display: (bundle: MimeBundle) => {
+      shown.push(String(bundle['text/plain']));
+      return { id: 'build', update: (b: MimeBundle) => shown.push(String(b['text/plain'])), clear: () => shown.push('') };
+    },
+  };
+  return { io, shown };
+}
+
+describe('the %build display', () => {
+  beforeEach(() => jest.useFakeTimers({ now: Date.parse('2026-01-01T10:00:00Z') }));
+  afterEach(() => jest.useRealTimers());
+
+  test('progress at most every 250 ms, the step held back shown when that time is up', () => {
+    const { io, shown } = displayRecorder();
+    const p = new BuildProgress();
+    const display = new BuildDisplay(io, p, 'app');
+    p.add({ stream: 'Step 1/2 : FROM busybox\n' });
+    display.refresh();
+    p.add({ stream: 'Step 2/2 : RUN sleep 47\n' });
+    display.refresh(); // within 250 ms: held back, and the engine then says nothing for a long time
+    expect(shown).toEqual(['building app: sending the build context — 0 cached — 0.0 s', 'building app: Step 1/2: FROM busybox — 0 cached — 0.0 s']);
+    jest.advanceTimersByTime(250);
+    expect(shown[shown.length - 1]).toBe('building app: Step 2/2: RUN sleep 47 — 0 cached — 0.3 s');
+  });
+
+  test('a failure or an interruption replaces the progress line once; nothing updates it after', () => {
+    const failing = displayRecorder();
+    const p = new BuildProgress();
+    const display = new BuildDisplay(failing.io, p, 'app');
+    p.add({ stream: 'Step 1/3 : FROM busybox\nStep 2/3 : RUN false\n' });
+    display.refresh();
+    display.refresh(); // a trailing update pending when the build fails
+    display.failed("The command '/bin/sh -c false' returned a non-zero code: 1");
+    display.interrupted();
+    display.refresh();
+    jest.advanceTimersByTime(1000);
+    expect(failing.shown.slice(-1)).toEqual(["build failed at Step 2/3 (RUN false): The command '/bin/sh -c false' returned a non-zero code: 1"]);
+    expect(failing.shown.filter((line) => line.startsWith('build failed') || line.startsWith('build interrupted'))).toHaveLength(1);
+
+    const early = displayRecorder();
+    new BuildDisplay(early.io, new BuildProgress(), 'app').failed('cannot send the context: no Dockerfile');
+    expect(early.shown).toEqual(['building app: sending the build context — 0 cached — 0.0 s', 'build failed before the first step: cannot send the context: no Dockerfile']);
+
+    const stopped = displayRecorder();
+    const q = new BuildProgress();
+    const interrupted = new BuildDisplay(stopped.io, q, 'app');
+    q.add({ stream: 'Step 2/2 : RUN sleep 47\n' });
+    interrupted.interrupted();
+    interrupted.failed('aborted');
+    expect(stopped.shown.slice(-1)).toEqual(['build interrupted at Step 2/2: RUN sleep 47']);
+  });
 });
 
 test('masker hides every secret, longest first; no secrets, no change', () => {
