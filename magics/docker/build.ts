@@ -1,7 +1,8 @@
 // %build: builds an image from a context folder on the notebook's Docker engine, like `docker build`. The context
 // is streamed as a tar filtered by .dockerignore (build/context/); progress is one display updated in place
-// (step N of M, cached or not, elapsed) and becomes a summary table with the log folded away; a failed build is
-// a cell error with the failing step and its last log lines; interrupt aborts at once. Values of
+// (step N of M, cached or not, elapsed; build/display.ts) and becomes a summary table with the log folded away; a
+// failed build is a cell error with the failing step and its last log lines, and its display says so instead of
+// the progress line; interrupt aborts at once and the display says where. Values of
 // --secret-build-arg never appear in any output, error or label.
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,8 +12,8 @@ import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import type { DockerConnection } from './engine/connection';
 import { BuildEvent, BuildProgress } from './build/progress';
+import { BuildDisplay, FAILURE_LOG_LINES, whereText } from './build/display';
 import { packContext } from './build/context';
-import { escapeHtml } from '../../kernel/io/html';
 import { masker, secretRefs } from '../lib/secrets';
 
 /** What `const img = %build ...` binds. */
@@ -28,9 +29,6 @@ export interface BuildResult {
   contextBytes: number;
 }
 
-const PROGRESS_EVERY_MS = 250;
-const FAILURE_LOG_LINES = 15;
-
 function pairs(values: unknown, option: string): Array<[string, string]> {
   if (!Array.isArray(values)) return [];
   return values.map((v) => {
@@ -41,40 +39,9 @@ function pairs(values: unknown, option: string): Array<[string, string]> {
   });
 }
 
-function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u += 1;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
-}
-
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
-
-function progressBundle(progress: BuildProgress, startedAt: number, context: string): Record<string, string> {
-  const line = `building ${context}: ${progress.describeCurrent()} — ${progress.cacheHits} cached — ${seconds(Date.now() - startedAt)}`;
-  return { 'text/plain': line, 'text/html': `<div class="opsbook-build"><b>building</b> <code>${escapeHtml(context)}</code> · ${escapeHtml(progress.describeCurrent())} · ${progress.cacheHits} cached · ${seconds(Date.now() - startedAt)}</div>` };
-}
-
-function summaryBundle(result: BuildResult, log: string, verbose: boolean): Record<string, string> {
-  const rows: Array<[string, string]> = [
-    ['image', result.id.replace(/^sha256:/, '').slice(0, 12)],
-    ['tags', result.tags.join(', ') || '(none)'],
-    ['size', bytes(result.size)],
-    ['layers', String(result.layers)],
-    ['steps', `${result.steps} (${result.cacheHits} from cache)`],
-    ['context', `${result.contextFiles} files, ${bytes(result.contextBytes)}`],
-    ['duration', seconds(result.durationMs)],
-  ];
-  const text = rows.map(([k, v]) => `${k.padEnd(9)} ${v}`).join('\n');
-  const table = `<table class="opsbook-build-summary">${rows.map(([k, v]) => `<tr><th style="text-align:left">${k}</th><td style="text-align:left"><code>${escapeHtml(v)}</code></td></tr>`).join('')}</table>`;
-  const details = verbose ? '' : `<details><summary>build log (${log.split('\n').length} lines)</summary><pre>${escapeHtml(log)}</pre></details>`;
-  return { 'text/plain': `built ${result.tags[0] ?? result.id}\n${text}`, 'text/html': `${table}${details}` };
+/** The first line of an error message, for the display's one line (the error itself keeps all of it). */
+function firstLine(text: string): string {
+  return text.split('\n')[0].trim();
 }
 
 /** Reads the build stream to its end, feeding progress; resolves when it ends (a failure is in progress.error). */
@@ -133,16 +100,14 @@ async function runBuild(call: MagicCall, connection: DockerConnection, env: Node
   const { docker, target } = await connection.engine();
   const startedAt = Date.now();
   const progress = new BuildProgress(Date.now, mask);
-  const display = io.display(progressBundle(progress, startedAt, contextArg));
-  let lastUpdate = 0;
-  const refresh = (force = false) => {
-    if (!force && Date.now() - lastUpdate < PROGRESS_EVERY_MS) return;
-    lastUpdate = Date.now();
-    display.update(progressBundle(progress, startedAt, contextArg));
-  };
+  const display = new BuildDisplay(io, progress, contextArg);
 
   const abort = new AbortController();
-  const onInterrupt = () => abort.abort();
+  // the display says so at once: the cell's reply goes out right after this listener, before the build unwinds
+  const onInterrupt = () => {
+    display.interrupted();
+    abort.abort();
+  };
   io.signal.addEventListener('abort', onInterrupt, { once: true });
   const packed = packContext(context, { dockerfile, signal: abort.signal });
   // a context that cannot be read fails `done` (and the stream); it is reported below, not as unhandled
@@ -170,15 +135,12 @@ async function runBuild(call: MagicCall, connection: DockerConnection, env: Node
       if (packError) throw new MagicError(`%build: cannot send the context: ${mask(packError.message)}`);
       throw new MagicError(`the Docker engine at ${target.shown} refused the build: ${mask((e as Error).message.replace(/^\(HTTP code \d+\) [a-z ]+ - /, ''))}`);
     }
-    await follow(stream, progress, (line) => verbose && io.stream('stdout', `${line}\n`), () => refresh());
+    await follow(stream, progress, (line) => verbose && io.stream('stdout', `${line}\n`), () => display.refresh());
     progress.finish();
     const sent = await packed.done.catch(() => ({ files: 0, bytes: 0 }));
     if (progress.error) {
-      const step = progress.current;
-      const where = step ? `Step ${step.number}/${progress.totalSteps ?? '?'} (${step.instruction})` : 'before the first step';
-      display.update({ 'text/plain': `build failed at ${where}`, 'text/html': `<b>build failed</b> at ${escapeHtml(where)}<details open><summary>last log lines</summary><pre>${escapeHtml(progress.lastLines(FAILURE_LOG_LINES).join('\n'))}</pre></details>` });
       io.record?.({ kind: 'build', seconds: (Date.now() - startedAt) / 1000, outcome: 'error' });
-      throw new MagicError(`build failed at ${where}: ${progress.error}`, progress.lastLines(FAILURE_LOG_LINES).join('\n'));
+      throw new MagicError(`build failed ${whereText(progress)}: ${progress.error}`, progress.lastLines(FAILURE_LOG_LINES).join('\n'));
     }
     if (!progress.imageId) throw new MagicError('the build ended without an image id', progress.lastLines(FAILURE_LOG_LINES).join('\n'));
     const image = await docker.getImage(progress.imageId).inspect();
@@ -193,13 +155,13 @@ async function runBuild(call: MagicCall, connection: DockerConnection, env: Node
       contextFiles: sent.files,
       contextBytes: sent.bytes,
     };
-    display.update(summaryBundle(result, progress.logText(), verbose));
+    display.succeeded(result, progress.logText(), verbose);
     io.record?.({ kind: 'build', seconds: result.durationMs / 1000, outcome: 'ok' });
     return call.bound ? result : undefined;
   } catch (e) {
-    if (abort.signal.aborted || io.signal.aborted) {
-      display.update({ 'text/plain': `build interrupted at ${progress.describeCurrent()}`, 'text/html': `<b>build interrupted</b> at ${escapeHtml(progress.describeCurrent())}` });
-    }
+    // whatever ended the build, its outcome replaces the progress line
+    if (abort.signal.aborted || io.signal.aborted) display.interrupted();
+    else display.failed(progress.error ?? firstLine(mask((e as Error).message)).replace(/^%build: /, ''));
     throw e;
   } finally {
     io.signal.removeEventListener('abort', onInterrupt);

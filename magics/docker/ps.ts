@@ -1,5 +1,5 @@
 // %ps: the containers on the notebook's Docker engine as a table (text/html + text/plain): service, container,
-// image, status, health, published ports, uptime, version. By default the running containers opsbook manages
+// image (a tag, not an image id, whenever one is known), status, health, published ports, uptime, version. By default the running containers opsbook manages
 // (label opsbook.managed=true); --all shows every container, stopped and unmanaged ones too. --filter K=V maps to
 // the engine's own filters (service=x is the label filter opsbook.service=x). `const c = %ps` binds the rows.
 // %deploy's bookkeeping containers (deploy locks, audit records: created, never started) are left out unless a
@@ -22,6 +22,7 @@ export interface ContainerRow {
   name: string;
   /** The first 12 hex digits of the container id. */
   id: string;
+  /** The image reference; where the engine has only the image id: its one local tag, else the reference deployed. */
   image: string;
   /** The engine's state, with the exit code when exited: "running", "exited (137)", "paused". */
   status: string;
@@ -31,7 +32,7 @@ export interface ContainerRow {
   ports: string;
   /** Time since the container started ("5m", "2h 3m"), "—" when it is not running. */
   uptime: string;
-  /** The opsbook.version label, else the image tag. */
+  /** The opsbook.version label, else the tag of `image`. */
   version: string;
 }
 
@@ -102,6 +103,36 @@ export function imageTag(reference: string): string {
   return colon >= 0 ? lastPart.slice(colon + 1) : 'latest';
 }
 
+/**
+ * Whether the engine shows an image id in place of a reference ("sha256:…", or the hex id it was created from). It
+ * does so when the container was created from an id, or when the reference it was created from now names another
+ * image (a rebuilt tag) or no image at all.
+ */
+export function isImageId(image: string): boolean {
+  return /^sha256:[0-9a-f]+$/.test(image) || /^[0-9a-f]{12,64}$/.test(image);
+}
+
+/** Local image id → its tags ("<none>:<none>" left out), from one image listing. */
+export type TagsByImageId = ReadonlyMap<string, readonly string[]>;
+
+export function tagsByImageId(images: readonly Pick<Docker.ImageInfo, 'Id' | 'RepoTags'>[]): TagsByImageId {
+  return new Map(images.map((i): [string, string[]] => [i.Id, (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>')]));
+}
+
+/**
+ * The image column: the engine's reference when it has one; for an image id, the image's tag when it has exactly
+ * one locally (its true name now), else the reference opsbook deployed it from (label opsbook.image: a tag rebuilt
+ * since), else the id.
+ */
+export function imageShown(info: Pick<Docker.ContainerInfo, 'Image' | 'ImageID' | 'Labels'>, tags: TagsByImageId): string {
+  if (!isImageId(info.Image)) return info.Image;
+  const local = tags.get(info.ImageID) ?? [];
+  if (local.length === 1) return local[0];
+  const deployed = info.Labels?.[LABEL.image];
+  if (deployed && !isImageId(deployed)) return deployed;
+  return info.Image;
+}
+
 /** Published ports only, "8080:80/tcp" or "127.0.0.1:8080:80/tcp"; the IPv4 and IPv6 twins shown once. */
 export function portsText(ports: readonly Docker.Port[]): string {
   const published = ports
@@ -120,21 +151,22 @@ export function healthText(statusText: string, state?: ContainerState): string {
   return fromStatus === 'health: starting' ? 'starting' : fromStatus;
 }
 
-/** One table row from the list entry and (when available) its inspect State. */
-export function containerRow(info: Docker.ContainerInfo, state: ContainerState | undefined, nowMs: number): ContainerRow {
+/** One table row from the list entry, (when available) its inspect State, and the local images' tags. */
+export function containerRow(info: Docker.ContainerInfo, state: ContainerState | undefined, nowMs: number, tags: TagsByImageId = new Map()): ContainerRow {
   const labels = info.Labels ?? {};
+  const image = imageShown(info, tags);
   const running = (state?.Status ?? info.State) === 'running';
   const startedMs = state ? Date.parse(state.StartedAt) : NaN;
   return {
     service: labels[LABEL.service] || NONE,
     name: containerName(info),
     id: info.Id.slice(0, 12),
-    image: info.Image,
+    image,
     status: statusText(info, state),
     health: healthText(info.Status, state),
     ports: portsText(info.Ports ?? []),
     uptime: running && Number.isFinite(startedMs) ? uptimeText((nowMs - startedMs) / 1000) : NONE,
-    version: labels[LABEL.version] || imageTag(info.Image),
+    version: labels[LABEL.version] || imageTag(image),
   };
 }
 
@@ -167,13 +199,19 @@ export function psBundle(rows: readonly ContainerRow[], selection: string): { 't
 // ---------------------------------------------------------------------------------------------------------------
 // The engine side, shared with %logs and %stop
 
-/** The rows for these filters, with start times and health from inspect; containers removed meanwhile dropped. */
+/**
+ * The rows for these filters, with start times and health from inspect; containers removed meanwhile dropped. The
+ * local images are listed once, and only when some container shows an image id.
+ */
 export async function listRows(docker: Docker, filters: EngineFilters, all: boolean, withBookkeeping: boolean, signal?: AbortSignal): Promise<ContainerRow[]> {
   const listed = await docker.listContainers({ all, filters, abortSignal: signal });
   const containers = withBookkeeping ? listed : listed.filter((c) => !isBookkeeping(c.Labels));
-  const states = await mapLimit(containers, INSPECT_CONCURRENCY, (c) => stateOf(docker, c.Id, signal));
+  const [states, tags] = await Promise.all([
+    mapLimit(containers, INSPECT_CONCURRENCY, (c) => stateOf(docker, c.Id, signal)),
+    containers.some((c) => isImageId(c.Image)) ? docker.listImages({ abortSignal: signal }).then(tagsByImageId) : new Map<string, string[]>(),
+  ]);
   const now = Date.now();
-  return sortRows(containers.flatMap((c, i) => (states[i] === undefined ? [] : [containerRow(c, states[i], now)])));
+  return sortRows(containers.flatMap((c, i) => (states[i] === undefined ? [] : [containerRow(c, states[i], now, tags)])));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // %build and %docker through a real kernel against the real Docker engine: progress as one display updated in
-// place, the summary and bound value, secret build args masked everywhere, a failed build's step and log, interrupt,
-// an unreachable engine. Skipped with a warning without Docker, except with CI=true, where it fails.
+// place, the summary and bound value, secret build args masked everywhere, a failed build's step and log, interrupt
+// (both, and a build refused before any step, end the display as their outcome), an unreachable engine. Skipped
+// with a warning without Docker, except with CI=true, where it fails.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,6 +22,11 @@ const RUN_LABEL = `opsbook.test.run=docker-build-${process.pid}`;
 const SECRET = 's3cr3t-build-value-42';
 
 const outputsOf = (outputs: Message[]) => outputs.filter((m) => m.header.msg_type !== 'execute_input');
+/** The text/plain the cell's display shows last (after its updates). */
+const lastShown = (outputs: Message[]) => {
+  const shown = outputs.filter((m) => m.header.msg_type === 'display_data' || m.header.msg_type === 'update_display_data');
+  return (shown[shown.length - 1]?.content.data as Record<string, string> | undefined)?.['text/plain'];
+};
 const texts = (outputs: Message[]) => JSON.stringify(outputsOf(outputs).map((m) => m.content));
 
 describeDocker('%build against a real Docker engine', () => {
@@ -90,6 +96,20 @@ describeDocker('%build against a real Docker engine', () => {
     const traceback = (r.reply.content.traceback as string[]).join('\n');
     expect(traceback).toContain('before-the-failure');
     expect(traceback).not.toMatch(/\bat .*\.js:\d+/);
+    // the progress display ends as the outcome, not as a progress line that never ends
+    expect(lastShown(r.outputs)).toBe(r.reply.content.evalue);
+  });
+
+  test('a build the engine refuses before any step, or whose context cannot be sent, leaves the outcome in the display', async () => {
+    const unknown = context('unknown-instruction', { Dockerfile: `FROM ${BUSYBOX_IMAGE}\nFROMM nothing\n` });
+    const refused = await k.client.execute(`%build ${unknown} --label ${RUN_LABEL}`, {}, 120_000);
+    expect(refused.reply.content.ename).toBe('MagicError');
+    expect(lastShown(refused.outputs)).toMatch(/^build failed before the first step: the Docker engine at \S+ refused the build: .*FROMM/i);
+    const noDockerfile = context('no-dockerfile', { 'note.txt': 'no Dockerfile here' });
+    const unsent = await k.client.execute(`%build ${noDockerfile} --label ${RUN_LABEL}`, {}, 120_000);
+    expect(unsent.reply.content.ename).toBe('MagicError');
+    expect(lastShown(unsent.outputs)).toMatch(/^build failed before the first step: cannot send the context: /);
+    for (const r of [refused, unsent]) expect(lastShown(r.outputs)).not.toMatch(/^building /);
   });
 
   test('interrupt stops a build at once and leaves no build container running', async () => {
@@ -104,6 +124,7 @@ describeDocker('%build against a real Docker engine', () => {
     const r = await pending;
     expect(r.reply.content.ename).toBe('KeyboardInterrupt');
     expect(Date.now() - t0).toBeLessThan(2000);
+    expect(lastShown(r.outputs)).toMatch(/^build interrupted at Step 2\/\d+: RUN sleep 47$/);
     const gone = Date.now() + 15_000;
     while (Date.now() < gone && sleeping()) await new Promise((resolve) => setTimeout(resolve, 200));
     expect(sleeping()).toBe(false);

@@ -142,6 +142,23 @@ describeDocker('%ps, %logs and %stop against a real Docker engine', () => {
     expect(bad.reply.content.ename).toBe('UsageError');
   });
 
+  test('%ps shows the tag of a container created from an image id; after the tag is gone, the reference deployed', async () => {
+    const tag = `opsbook-test/ps-image:${process.pid}`;
+    // an image of its own (the run label makes it unique), so no other suite's tags of it can interfere
+    execFileSync('docker', ['build', '-q', '-t', tag, '--label', RUN_LABEL, '-'], { input: `FROM ${BUSYBOX_IMAGE}\n`, encoding: 'utf8', timeout: 60_000 });
+    const id = inspectField(tag, '{{.Id}}');
+    const name = `by-id-${process.pid}`;
+    await docker(['run', '-d', '--name', name, '--label', RUN_LABEL, '--label', TEST_LABEL, '--label', 'opsbook.managed=true', '--label', `opsbook.image=${tag}`, id, 'sleep', '600'], 30_000);
+    const rowOf = async () => {
+      const r = await k.client.execute(`const byId = %ps --filter name=${name}\nconsole.log(JSON.stringify(byId.map((row) => [row.image, row.version])))`, {}, 30_000);
+      return jsonResult<string[][]>(r.outputs);
+    };
+    expect(execFileSync('docker', ['ps', '--filter', `name=${name}`, '--format', '{{.Image}}'], { encoding: 'utf8' }).trim()).toMatch(/^(sha256:)?[0-9a-f]{12,64}$/);
+    expect(await rowOf()).toEqual([[tag, String(process.pid)]]);
+    await docker(['rmi', '-f', tag], 30_000); // only untags: a running container keeps its image
+    expect(await rowOf()).toEqual([[tag, String(process.pid)]]); // no tag left: the opsbook.image label
+  });
+
   test('%logs: stdout lines on stdout, stderr lines on stderr, never mixed, the secret masked', async () => {
     const r = await k.client.execute(`%logs ${CHATTY} --tail all`, {}, 30_000);
     expect(r.reply.content.status).toBe('ok');
@@ -235,6 +252,13 @@ describeDocker('%ps, %logs and %stop against a real Docker engine', () => {
     expect(traceback).not.toMatch(/\bat .*\.js:\d+/);
     const stop = await k.client.execute(`%stop nothing-here-${process.pid}`, {}, 30_000);
     expect(stop.reply.content.evalue).toBe(`%stop: no service or container named "nothing-here-${process.pid}"`);
+    // names no container can have (Node would refuse them in a request path): the same one-line error
+    const spaced = await k.client.execute('%logs "a b"', {}, 30_000);
+    expect([spaced.reply.content.ename, spaced.reply.content.evalue]).toEqual(['MagicError', '%logs: no service or container named "a b"']);
+    expect((spaced.reply.content.traceback as string[]).join('\n')).toContain(CHATTY);
+    const semicolon = await k.client.execute('%stop a;b', {}, 30_000);
+    expect([semicolon.reply.content.ename, semicolon.reply.content.evalue]).toEqual(['MagicError', '%stop: no service or container named "a;b"']);
+    expect((semicolon.reply.content.traceback as string[]).join('\n')).not.toMatch(/TypeError|\bat .*\.js:\d+/);
   });
 
   test('%stop stops every running container of a service: SIGTERM, SIGKILL at the timeout; then nothing is running', async () => {

@@ -1,7 +1,12 @@
-// Unit tests of the Docker magics' pure parts: DOCKER_HOST parsing, the build stream read into progress (steps,
-// cache hits, image id, failures only reported in errorDetail), and secret masking.
-import { dockerTarget, unreachable } from '../../magics/docker/engine/connection';
+// Unit tests of the Docker magics' pure parts: DOCKER_HOST parsing, the ping against loopback listeners that never
+// answer or close the connection, the build stream read into progress (steps, cache hits, image id, failures only
+// reported in errorDetail), the build's display (throttled progress, then one outcome), and secret masking.
+import * as net from 'node:net';
+import { DockerConnection, dockerTarget, unreachable } from '../../magics/docker/engine/connection';
+import { NotebookConfig } from '../../magics/lib/notebook-config';
 import { BuildProgress } from '../../magics/docker/build/progress';
+import { BuildDisplay } from '../../magics/docker/build/display';
+import type { MimeBundle } from '../../kernel/protocol/messages';
 import { masker } from '../../magics/lib/secrets';
 import { MagicError } from '../../kernel/io/errors';
 
@@ -22,7 +27,58 @@ test('an unreachable engine is one line naming the host and what to check', () =
   expect(unreachable(local, err('ENOENT')).message).toBe('no Docker engine at unix:///tmp/none.sock (the socket does not exist)');
   expect(unreachable(local, err('EACCES')).hint).toMatch(/docker group/);
   expect(unreachable(dockerTarget('tcp://127.0.0.1:9'), err('ECONNREFUSED')).message).toBe('cannot connect to the Docker engine at tcp://127.0.0.1:9 (connection refused)');
+  expect(unreachable(dockerTarget('tcp://127.0.0.1:9'), err('ECONNRESET', 'socket hang up')).message).toBe('the Docker engine at tcp://127.0.0.1:9 did not answer (it closed the connection)');
 });
+
+/** A TCP listener on loopback that does `onConnection` with every connection; closed (its sockets too) by `close`. */
+async function listener(onConnection: (socket: net.Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const close = () => new Promise<void>((resolve) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => resolve());
+  });
+  return { port, close };
+}
+
+/** What DockerConnection.engine() fails with against DOCKER_HOST=tcp://127.0.0.1:<port>. */
+async function engineFailure(port: number): Promise<MagicError> {
+  const env = { DOCKER_HOST: `tcp://127.0.0.1:${port}` };
+  const connection = new DockerConnection(new NotebookConfig(env), env);
+  return connection.engine().then(() => { throw new Error('the engine answered'); }, (e: MagicError) => e);
+}
+
+test('an engine that accepts and never answers: "did not answer within 3 s", one line, not "socket hang up"', async () => {
+  const silent = await listener(() => undefined);
+  try {
+    const e = await engineFailure(silent.port);
+    expect(e).toBeInstanceOf(MagicError);
+    expect(e.message).toBe(`the Docker engine at tcp://127.0.0.1:${silent.port} did not answer within 3 s`);
+    expect(e.hint).toMatch(/DOCKER_HOST/);
+  } finally {
+    await silent.close();
+  }
+}, 10_000); // the ping gives up after 3 s: the test's timeout bounds it
+
+test('an engine that accepts and closes the connection (a reset): one line saying it did not answer', async () => {
+  for (const cut of [(s: net.Socket) => s.destroy(), (s: net.Socket) => s.resetAndDestroy()]) {
+    const closing = await listener(cut);
+    try {
+      const e = await engineFailure(closing.port);
+      expect(e).toBeInstanceOf(MagicError);
+      expect(e.message).toBe(`the Docker engine at tcp://127.0.0.1:${closing.port} did not answer (it closed the connection)`);
+    } finally {
+      await closing.close();
+    }
+  }
+}, 10_000);
 
 test('the build stream: steps of how many, cache hits, the image id, the log', () => {
   let now = 1000;
@@ -51,6 +107,63 @@ test('a failed build is only in errorDetail: it is read, and masked', () => {
   expect(p.error).toBe("The command '/bin/sh -c echo *** && false' returned a non-zero code: 1");
   expect(p.logText()).not.toContain('hunter2');
   expect(p.describeCurrent()).toBe('Step 2/4: RUN echo *** && false');
+});
+
+/** A cell Io that keeps what its one display showed, in order. */
+function displayRecorder(): { io: { display: (bundle: MimeBundle) => { id: string; update: (b: MimeBundle) => void; clear: () => void } }; shown: string[] } {
+  const shown: string[] = [];
+  const io = {
+    display: (bundle: MimeBundle) => {
+      shown.push(String(bundle['text/plain']));
+      return { id: 'build', update: (b: MimeBundle) => shown.push(String(b['text/plain'])), clear: () => shown.push('') };
+    },
+  };
+  return { io, shown };
+}
+
+describe('the %build display', () => {
+  beforeEach(() => jest.useFakeTimers({ now: Date.parse('2026-01-01T10:00:00Z') }));
+  afterEach(() => jest.useRealTimers());
+
+  test('progress at most every 250 ms, the step held back shown when that time is up', () => {
+    const { io, shown } = displayRecorder();
+    const p = new BuildProgress();
+    const display = new BuildDisplay(io, p, 'app');
+    p.add({ stream: 'Step 1/2 : FROM busybox\n' });
+    display.refresh();
+    p.add({ stream: 'Step 2/2 : RUN sleep 47\n' });
+    display.refresh(); // within 250 ms: held back, and the engine then says nothing for a long time
+    expect(shown).toEqual(['building app: sending the build context — 0 cached — 0.0 s', 'building app: Step 1/2: FROM busybox — 0 cached — 0.0 s']);
+    jest.advanceTimersByTime(250);
+    expect(shown[shown.length - 1]).toBe('building app: Step 2/2: RUN sleep 47 — 0 cached — 0.3 s');
+  });
+
+  test('a failure or an interruption replaces the progress line once; nothing updates it after', () => {
+    const failing = displayRecorder();
+    const p = new BuildProgress();
+    const display = new BuildDisplay(failing.io, p, 'app');
+    p.add({ stream: 'Step 1/3 : FROM busybox\nStep 2/3 : RUN false\n' });
+    display.refresh();
+    display.refresh(); // a trailing update pending when the build fails
+    display.failed("The command '/bin/sh -c false' returned a non-zero code: 1");
+    display.interrupted();
+    display.refresh();
+    jest.advanceTimersByTime(1000);
+    expect(failing.shown.slice(-1)).toEqual(["build failed at Step 2/3 (RUN false): The command '/bin/sh -c false' returned a non-zero code: 1"]);
+    expect(failing.shown.filter((line) => line.startsWith('build failed') || line.startsWith('build interrupted'))).toHaveLength(1);
+
+    const early = displayRecorder();
+    new BuildDisplay(early.io, new BuildProgress(), 'app').failed('cannot send the context: no Dockerfile');
+    expect(early.shown).toEqual(['building app: sending the build context — 0 cached — 0.0 s', 'build failed before the first step: cannot send the context: no Dockerfile']);
+
+    const stopped = displayRecorder();
+    const q = new BuildProgress();
+    const interrupted = new BuildDisplay(stopped.io, q, 'app');
+    q.add({ stream: 'Step 2/2 : RUN sleep 47\n' });
+    interrupted.interrupted();
+    interrupted.failed('aborted');
+    expect(stopped.shown.slice(-1)).toEqual(['build interrupted at Step 2/2: RUN sleep 47']);
+  });
 });
 
 test('masker hides every secret, longest first; no secrets, no change', () => {

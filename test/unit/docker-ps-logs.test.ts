@@ -2,8 +2,8 @@
 // version), the escaped table, the demultiplexer on hand-made frames split across chunks, whole-line masking,
 // secret values from labels and Config.Env, --since / --tail / --timeout values, option parsing of the magics.
 import type Docker from 'dockerode';
-import { ContainerRow, asksForBookkeeping, containerRow, describeSelection, engineFilters, healthText, imageTag, portsText, psBundle, psMagic, sortRows, uptimeText } from '../../magics/docker/ps';
-import { ContainerState, isBookkeeping, secretValues, statusText } from '../../magics/docker/engine/containers';
+import { ContainerRow, asksForBookkeeping, containerRow, describeSelection, engineFilters, healthText, imageTag, isImageId, portsText, psBundle, psMagic, sortRows, tagsByImageId, uptimeText } from '../../magics/docker/ps';
+import { ContainerState, couldNameContainer, isBookkeeping, resolveTarget, secretValues, statusText } from '../../magics/docker/engine/containers';
 import { logsMagic, sinceSeconds, tailLines } from '../../magics/docker/logs';
 import { FrameDemuxer, LineBuffer, LogSink, LogStreamName } from '../../magics/docker/engine/log-streams';
 import { describeStop, nothingRunning, runningContainers, stopMagic, timeoutSeconds } from '../../magics/docker/stop';
@@ -11,7 +11,7 @@ import { masker } from '../../magics/lib/secrets';
 import { DockerConnection } from '../../magics/docker/engine/connection';
 import { NotebookConfig } from '../../magics/lib/notebook-config';
 import { MagicRegistry } from '../../magics/registry';
-import { UsageError } from '../../kernel/io/errors';
+import { MagicError, UsageError } from '../../kernel/io/errors';
 
 /** One frame of Docker's multiplexed log format: type, 3 zero bytes, size (big-endian uint32), payload. */
 function frame(type: number, text: string): Buffer {
@@ -95,6 +95,34 @@ describe('%ps', () => {
     });
     const plain = containerRow(listEntry({ Names: ['/db'], Image: 'postgres', State: 'exited', Status: 'Exited (0) 1 hour ago' }), state({ Status: 'exited', Running: false }), now);
     expect([plain.service, plain.version, plain.status, plain.uptime, plain.health]).toEqual(['—', 'latest', 'exited (0)', '—', '—']);
+  });
+
+  test('a container the engine shows by image id: its one local tag, else the reference opsbook deployed, else the id', () => {
+    const now = Date.parse('2026-01-01T12:03:30Z');
+    const id = `sha256:${'ab'.repeat(32)}`;
+    const two = `sha256:${'c2'.repeat(32)}`;
+    const dangling = `sha256:${'d0'.repeat(32)}`;
+    expect([id, 'ab'.repeat(6), 'ab'.repeat(32)].every(isImageId)).toBe(true);
+    expect(['shop/api:2', 'busybox', 'abcdef', 'cafe/api'].some(isImageId)).toBe(false);
+    const tags = tagsByImageId([
+      { Id: id, RepoTags: ['shop/api:2'] },
+      { Id: two, RepoTags: ['shop/api:3', 'shop/api:latest'] },
+      { Id: dangling, RepoTags: ['<none>:<none>'] },
+    ]);
+    const row = (overrides: Partial<Docker.ContainerInfo>) => containerRow(listEntry(overrides), state(), now, tags);
+    // created from the id (a %rollback), tag known: the tag, and the version column follows it
+    expect(row({ Image: id, ImageID: id })).toMatchObject({ image: 'shop/api:2', version: '2' });
+    expect(row({ Image: 'ab'.repeat(6), ImageID: id }).image).toBe('shop/api:2');
+    // opsbook's label says what it was deployed as: used when the image has no single tag (its tag was rebuilt)
+    const deployed = { 'opsbook.image': 'shop/api:latest', 'opsbook.version': 'latest' };
+    expect(row({ Image: dangling, ImageID: dangling, Labels: deployed })).toMatchObject({ image: 'shop/api:latest', version: 'latest' });
+    expect(row({ Image: two, ImageID: two, Labels: deployed }).image).toBe('shop/api:latest');
+    expect(row({ Image: id, ImageID: id, Labels: { 'opsbook.image': 'shop/api:old' } }).image).toBe('shop/api:2');
+    // nothing better known: the id stays; a reference the engine shows stays as it is
+    expect(row({ Image: two, ImageID: two }).image).toBe(two);
+    expect(row({ Image: dangling, ImageID: dangling, Labels: { 'opsbook.image': id } }).image).toBe(dangling);
+    expect(row({ Image: 'shop/api:9', ImageID: id }).image).toBe('shop/api:9');
+    expect(containerRow(listEntry({ Image: id, ImageID: id }), state(), now).image).toBe(id); // no image listing given
   });
 
   test('rows sort by service (unowned last) then name; the table escapes HTML; empty says what was asked', () => {
@@ -222,6 +250,48 @@ describe('%stop', () => {
     expect(nothingRunning(stopped)).toBe('nothing to stop: service api has no running container (1 stopped)');
     const container = { kind: 'container' as const, container: { Id: 'c1', Name: '/db', State: state({ Status: 'exited', Running: false, ExitCode: 0 }), Config: { Labels: {} } } as unknown as Docker.ContainerInspectInfo };
     expect(nothingRunning(container)).toBe('nothing to stop: container db is not running (exited (0))');
+  });
+});
+
+describe('names given to %logs and %stop', () => {
+  /** An engine with one service, api; any container path asked for is recorded (and found by name only for "api-1"). */
+  function fakeEngine(): { docker: Docker; pathsAsked: string[] } {
+    const pathsAsked: string[] = [];
+    const api = listEntry({ Labels: { 'opsbook.service': 'api' } });
+    const docker = {
+      listContainers: async (options: { filters?: { label?: string[] } }) => {
+        const label = options.filters?.label?.[0];
+        return label === 'opsbook.service' || label === 'opsbook.service=api' ? [api] : [];
+      },
+      getContainer: (name: string) => ({
+        inspect: async () => {
+          pathsAsked.push(`/containers/${name}/json`);
+          if (name === 'api-1') return { Id: 'abc', Name: '/api-1' };
+          throw Object.assign(new Error('(HTTP code 404) no such container'), { statusCode: 404 });
+        },
+      }),
+    } as unknown as Docker;
+    return { docker, pathsAsked };
+  }
+
+  test('container names and ids are what the engine allows; anything else cannot name a container', () => {
+    for (const ok of ['api', 'api-k3j2', 'web_1.blue', 'abcdef012345', 'a']) expect(couldNameContainer(ok)).toBe(true);
+    for (const bad of ['a b', 'a;b', 'a/b', '../images/json', '-api', '.api', 'api?x=1', 'api%20', 'ä', '']) expect(couldNameContainer(bad)).toBe(false);
+  });
+
+  test('a name no container can have is the unknown-name error, and never goes into a request path', async () => {
+    const { docker, pathsAsked } = fakeEngine();
+    for (const name of ['a b', 'a;b', 'x/../../images/json']) {
+      const failure = await resolveTarget(docker, name, 'logs').then(() => undefined, (e: unknown) => e);
+      expect(failure).toBeInstanceOf(MagicError);
+      expect((failure as MagicError).message).toBe(`%logs: no service or container named "${name}"`);
+      expect((failure as MagicError).hint).toBe('services: api (%ps --all lists every container)');
+    }
+    expect(pathsAsked).toEqual([]);
+    expect(await resolveTarget(docker, 'api', 'stop')).toMatchObject({ kind: 'service', service: 'api' });
+    expect(await resolveTarget(docker, 'api-1', 'stop')).toMatchObject({ kind: 'container' });
+    await expect(resolveTarget(docker, 'other', 'stop')).rejects.toThrow('%stop: no service or container named "other"');
+    expect(pathsAsked).toEqual(['/containers/api-1/json', '/containers/other/json']);
   });
 });
 

@@ -18,7 +18,12 @@ function dockerode(): typeof Docker {
   return require('dockerode') as typeof Docker;
 }
 /** How long the first contact with an engine may take before we say it is unreachable. */
-const PING_TIMEOUT_MS = 3000;
+export const PING_TIMEOUT_MS = 3000;
+
+/** dockerode's ping takes an abort signal like its other calls; its type declarations leave the options out. */
+interface AbortablePing {
+  ping(options: { abortSignal: AbortSignal }): Promise<unknown>;
+}
 
 export interface DockerTarget {
   /** The engine as the user names it, for messages: unix:///var/run/docker.sock, tcp://host:2376, ssh://user@host. */
@@ -60,17 +65,39 @@ export function dockerTarget(host: string | undefined, env: NodeJS.ProcessEnv = 
   throw new MagicError(`unsupported Docker host scheme ${url.protocol} in ${host}`, 'use unix://, tcp:// or ssh://');
 }
 
-/** One line for an engine that did not answer: what happened at which host, and what to check. */
-export function unreachable(target: DockerTarget, e: NodeJS.ErrnoException): MagicError {
+/**
+ * One line for an engine that did not answer: what happened at which host, and what to check. `timedOut`: the ping
+ * was aborted because no answer came within PING_TIMEOUT_MS (the request then fails as an abort, or, when the
+ * connection was cut meanwhile, as a hang-up: either way the engine did not answer in time).
+ */
+export function unreachable(target: DockerTarget, e: NodeJS.ErrnoException, timedOut = false): MagicError {
   const code = e.code ?? '';
   const socket = target.options.socketPath;
+  if (timedOut || /timeout/i.test(`${code} ${e.message}`)) return new MagicError(`the Docker engine at ${target.shown} did not answer within ${PING_TIMEOUT_MS / 1000} s`, 'is the host reachable and dockerd healthy? check DOCKER_HOST or %docker <host>');
   if (socket && code === 'ENOENT') return new MagicError(`no Docker engine at ${target.shown} (the socket does not exist)`, 'is dockerd running? start it, or point DOCKER_HOST / %docker at the engine');
   if (socket && code === 'EACCES') return new MagicError(`permission denied on ${socket}`, 'add your user to the docker group (then log in again), or run the kernel as a user that may use Docker');
   if (code === 'ECONNREFUSED') return new MagicError(`cannot connect to the Docker engine at ${target.shown} (connection refused)`, 'is dockerd running and listening there? check DOCKER_HOST or %docker <host>');
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new MagicError(`cannot resolve the Docker host in ${target.shown} (DNS)`, 'check the host name in DOCKER_HOST or %docker <host>');
-  if (/timeout/i.test(`${code} ${e.message}`)) return new MagicError(`the Docker engine at ${target.shown} did not answer within ${PING_TIMEOUT_MS / 1000} s`, 'is the host reachable and dockerd healthy?');
+  // Node's "socket hang up" / "read ECONNRESET": something accepted the connection and closed it without an answer
+  if (code === 'ECONNRESET' || code === 'EPIPE') return new MagicError(`the Docker engine at ${target.shown} did not answer (it closed the connection)`, 'is it dockerd that listens there, and is it healthy? check DOCKER_HOST or %docker <host>');
   if (/CERT|SSL|TLS|certificate/i.test(`${code} ${e.message}`)) return new MagicError(`TLS failure talking to the Docker engine at ${target.shown}: ${e.message}`, 'check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY');
   return new MagicError(`cannot reach the Docker engine at ${target.shown}: ${e.message}`, 'check DOCKER_HOST or %docker <host>');
+}
+
+/**
+ * Asks the engine for /_ping, aborting after PING_TIMEOUT_MS: a listener that accepts and never answers, a host that
+ * drops packets, and one that closes the connection all become one line (unreachable) within that time.
+ */
+async function ping(docker: Docker, target: DockerTarget): Promise<void> {
+  const timer = new AbortController();
+  const timeout = setTimeout(() => timer.abort(), PING_TIMEOUT_MS);
+  try {
+    await (docker as unknown as AbortablePing).ping({ abortSignal: timer.signal });
+  } catch (e) {
+    throw unreachable(target, e as NodeJS.ErrnoException, timer.signal.aborted);
+  } finally {
+    clearTimeout(timeout);
+  }
 }
 
 /** Docker clients by host; each is pinged before its first use after a failure. */
@@ -91,13 +118,7 @@ export class DockerConnection {
       this.clients.set(key, client);
     }
     if (!client.alive) {
-      const Client = dockerode();
-      const pinger = new Client({ ...client.target.options, timeout: PING_TIMEOUT_MS });
-      try {
-        await pinger.ping();
-      } catch (e) {
-        throw unreachable(client.target, e as NodeJS.ErrnoException);
-      }
+      await ping(client.docker, client.target);
       client.alive = true;
     }
     return { docker: client.docker, target: client.target };

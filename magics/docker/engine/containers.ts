@@ -93,17 +93,31 @@ export type Target =
   | { kind: 'service'; service: string; containers: Docker.ContainerInfo[] }
   | { kind: 'container'; container: Docker.ContainerInspectInfo };
 
+/** The engine's rule for container names (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`), which ids and id prefixes (hex) also meet. */
+const CONTAINER_NAME_OR_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/**
+ * Whether some container could be named so. Anything else (a space, `;`, `/`...) is no container, and must not go
+ * into a request path: Node refuses such a path with a TypeError, and `..` or `/` would address another endpoint.
+ */
+export function couldNameContainer(name: string): boolean {
+  return CONTAINER_NAME_OR_ID.test(name);
+}
+
 /** A service name first (any container labelled with it but bookkeeping), else a container name or id; else a MagicError. */
 export async function resolveTarget(docker: Docker, name: string, magic: string, signal?: AbortSignal): Promise<Target> {
+  // the service is looked up by a label filter, a query parameter: any text is safe there
   const listed = await docker.listContainers({ all: true, filters: serviceFilter(name), abortSignal: signal });
   const containers = listed.filter((c) => !isBookkeeping(c.Labels));
   // versions first, newest first; the service's proxy last, so "the service's newest container" is a version
   const order = (c: Docker.ContainerInfo) => (isProxy(c.Labels) ? 1 : 0);
   if (containers.length > 0) return { kind: 'service', service: name, containers: containers.sort((a, b) => order(a) - order(b) || b.Created - a.Created) };
-  try {
-    return { kind: 'container', container: await docker.getContainer(name).inspect({ abortSignal: signal }) };
-  } catch (e) {
-    if (!isNotFound(e)) throw e;
+  if (couldNameContainer(name)) {
+    try {
+      return { kind: 'container', container: await docker.getContainer(name).inspect({ abortSignal: signal }) };
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
   }
   const services = await knownServices(docker, signal);
   const hint = services.length > 0 ? `services: ${services.join(', ')} (%ps --all lists every container)` : 'no opsbook service has containers on this engine; %ps --all lists every container';
