@@ -9,21 +9,24 @@ import { confirmDeploy } from './deploy/confirm';
 import { cutover } from './deploy/cutover';
 import { DeployRun, withDeployRun } from './deploy/run';
 import { localImageId } from './deploy/service';
-import { DEFAULT_KEEP, deploySpecOf, isProtected, planText } from './deploy/spec';
+import { DEFAULT_KEEP, DEFAULT_PROXY_IMAGE, deploySpecOf, isProtected, keepOption, planText } from './deploy/spec';
 import { requireManager } from './deploy/swarm';
 import { swarmUpdate } from './deploy/swarm-deploy';
 import { UsageError } from '../../kernel/io/errors';
+import { serviceFilter } from './engine/labels';
 
 const DEPLOY_OPTIONS: Magic['options'] = [
   { name: 'name', type: 'string', valueName: 'service', description: 'the service to deploy to (required)' },
-  { name: 'publish', short: 'p', type: 'list', valueName: 'HOST:CONTAINER', description: 'publish a port (repeatable)' },
+  { name: 'publish', short: 'p', type: 'list', valueName: '[IP:]HOST:CONTAINER', description: 'publish a port through the service\'s proxy (repeatable); 127.0.0.1:8080:8080 keeps it on loopback' },
   { name: 'env', short: 'e', type: 'list', valueName: 'K=V', description: 'an environment variable (repeatable)' },
   { name: 'env-file', type: 'string', valueName: 'file', description: 'environment variables from a file, one K=V per line' },
   { name: 'secret-env', type: 'list', valueName: 'K=ENVVAR', description: "K gets the value of the kernel's environment variable ENVVAR; masked everywhere" },
   { name: 'health-cmd', type: 'string', valueName: 'command', description: 'healthy when this command exits 0 inside the container' },
   { name: 'health-url', type: 'string', valueName: 'path', description: 'healthy when GET path answers 2xx/3xx (first -p port)' },
   { name: 'wait', type: 'string', valueName: 'duration', description: 'how long the new version may take to get healthy (default 60s)' },
-  { name: 'keep', type: 'number', valueName: 'n', description: 'stopped old versions kept for %rollback (default 5)' },
+  { name: 'keep', type: 'number', valueName: 'n', description: 'stopped old versions kept for %rollback (default 5)', parse: keepOption },
+  { name: 'drain', type: 'string', valueName: 'duration', description: 'how long the old version may finish in-flight requests after the switch (default 30s)' },
+  { name: 'proxy-image', type: 'string', valueName: 'image', description: `the proxy's image (default $OPSBOOK_PROXY_IMAGE, else ${DEFAULT_PROXY_IMAGE})` },
   { name: 'swarm', type: 'boolean', description: 'deploy as a Docker Swarm service: rolling start-first update, rolled back by Swarm on failure' },
   { name: 'replicas', type: 'number', valueName: 'n', description: 'with --swarm: how many tasks (default 1)' },
   { name: 'lock-wait', type: 'string', valueName: 'duration', description: 'how long to wait for another deploy of the service to finish (default 30s)' },
@@ -42,8 +45,11 @@ async function cleanup(call: MagicCall, connection: DockerConnection): Promise<o
   if (typeof service !== 'string') throw new UsageError('%deploy --cleanup needs --name <service>');
   const keep = typeof call.args.options.keep === 'number' ? call.args.options.keep : DEFAULT_KEEP;
   const { docker } = await connection.engine();
-  const removed = await cleanupService(docker, service, keep);
-  return textBundle(removed.length === 0 ? `nothing to clean up for ${service}` : `cleaned up ${service}:\n${removed.map((r) => `  ${r}`).join('\n')}`);
+  // the lock is a created container: any image the service already has will do
+  const anyImage = (await docker.listContainers({ all: true, filters: serviceFilter(service) }))[0]?.ImageID;
+  if (!anyImage) return textBundle(`nothing to clean up for ${service}: it has no containers on this engine`);
+  const done = await cleanupService(docker, service, keep, anyImage, call.io.signal);
+  return textBundle(done.length === 0 ? `nothing to clean up for ${service}` : `cleaned up ${service}:\n${done.map((r) => `  ${r}`).join('\n')}`);
 }
 
 export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv = process.env): Magic {

@@ -31,7 +31,7 @@ export function rollbackMagic(connection: DockerConnection, env: NodeJS.ProcessE
       const labels = info.Config.Labels ?? {};
       const target = typeof call.args.options.to === 'string' ? call.args.options.to : labels[LABEL.previousImage];
       if (!target) throw new MagicError(`${service} has no previous version to go back to`, 'pass --to <image>');
-      const spec = rollbackSpecOf(service, target, labels, info.Config.Env ?? [], durationMs(call.args.options.wait, DEFAULT_WAIT_MS, '--wait'));
+      const spec = rollbackSpecOf(service, target, labels, info.Config.Env ?? [], durationMs(call.args.options.wait, DEFAULT_WAIT_MS, '--wait'), env);
       if (call.args.options.confirm === true || isProtected(service, env)) await confirmDeploy(call, spec);
       const run = new DeployRun(docker, call.io, spec, await localImageId(docker, spec.image));
       return withDeployRun(run, () => cutover(run, call.bound));

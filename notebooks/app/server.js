@@ -1,6 +1,9 @@
 // opsbook's sample service: a small HTTP server instrumented with prom-client, the thing the runbooks build,
 // deploy, scrape and roll back. Routes: / (hello + version), /healthz, /metrics, /slow (50–300 ms), /error (500).
 // APP_UNHEALTHY=1 makes /healthz answer 500 while everything else keeps working, so only a health check notices.
+// For deploy tests and demos of a version that goes bad after its gate: APP_FAIL_AFTER_MS=N makes /healthz answer
+// 500 from N ms after start on (a version really failing), APP_FLAP_AT_MS=N makes the first /healthz after N ms
+// answer 500 once (one missed check, which must not count as a failure).
 // SERVICE_NAME, when set (the runbooks pass the %deploy service), labels every metric service="<name>", so a query
 // can select the service whatever Prometheus job scrapes it.
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, exit (forced after SHUTDOWN_TIMEOUT_MS).
@@ -13,6 +16,20 @@ const version = process.env.APP_VERSION || require('./package.json').version;
 const unhealthy = process.env.APP_UNHEALTHY === '1' || process.env.APP_UNHEALTHY === 'true';
 const shutdownTimeoutMs = Number(process.env.SHUTDOWN_TIMEOUT_MS || 5000);
 const serviceName = process.env.SERVICE_NAME || '';
+const startedAt = Date.now();
+const failAfterMs = process.env.APP_FAIL_AFTER_MS ? Number(process.env.APP_FAIL_AFTER_MS) : undefined;
+let flapAtMs = process.env.APP_FLAP_AT_MS ? Number(process.env.APP_FLAP_AT_MS) : undefined;
+
+/** Whether /healthz answers 200 now: not when unhealthy, failing since APP_FAIL_AFTER_MS, or at the one flap. */
+function healthy() {
+  const age = Date.now() - startedAt;
+  if (unhealthy || (failAfterMs !== undefined && age >= failAfterMs)) return false;
+  if (flapAtMs !== undefined && age >= flapAtMs) {
+    flapAtMs = undefined;
+    return false;
+  }
+  return true;
+}
 
 const registry = new client.Registry();
 registry.setDefaultLabels({ app: 'opsbook-sample-app', version, ...(serviceName ? { service: serviceName } : {}) });
@@ -38,7 +55,7 @@ let stopping = false;
 /** route → async handler returning [status, content type, body]. */
 const routes = {
   '/': async () => [200, 'text/plain; charset=utf-8', `hello from opsbook-sample-app ${version}\n`],
-  '/healthz': async () => (unhealthy ? [500, 'text/plain', 'unhealthy\n'] : [200, 'text/plain', 'ok\n']),
+  '/healthz': async () => (healthy() ? [200, 'text/plain', 'ok\n'] : [500, 'text/plain', 'unhealthy\n']),
   '/metrics': async () => [200, registry.contentType, await registry.metrics()],
   '/slow': async () => {
     const ms = 50 + Math.floor(Math.random() * 251);

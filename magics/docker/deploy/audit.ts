@@ -15,10 +15,13 @@ export interface DeployRecord {
   previousImage: string;
   by: string;
   at: string;
-  /** "deployed", "failed: <why>; <old> kept serving", "rolled back: ...". */
+  /** "started" (written when the deploy takes the lock), "deployed", "failed: <why>; <old> kept serving", "rolled back", "killed: ...". */
   outcome: string;
   durationMs: number;
+  /** Deploys before the proxy: from stopping the old version until the new one answered. */
   cutoverGapMs: number | undefined;
+  /** Through the proxy: from the new version passing its gate to the proxy confirming it routes to it (no gap). */
+  switchMs?: number;
 }
 
 const RECORD = LABEL.deployRecord;
@@ -26,13 +29,16 @@ const RECORD = LABEL.deployRecord;
 const RECORDS_KEPT = 100;
 
 export function auditLine(r: DeployRecord): string {
-  const gap = r.cutoverGapMs === undefined ? '' : `, cutover gap ${r.cutoverGapMs} ms`;
+  const gap = r.switchMs !== undefined ? `, switched in ${r.switchMs} ms with no gap` : r.cutoverGapMs === undefined ? '' : `, cutover gap ${r.cutoverGapMs} ms`;
   const previous = r.previousImage ? `, previous ${r.previousImage.replace(/^sha256:/, '').slice(0, 12)}` : ', first deploy';
   return `[audit] ${r.kind} ${r.image} (${r.imageId.replace(/^sha256:/, '').slice(0, 12)}) to ${r.service} by ${r.by} at ${r.at}: ${r.outcome} in ${(r.durationMs / 1000).toFixed(1)} s${previous}${gap} (deploy ${r.deployId})`;
 }
 
-const failed = (r: DeployRecord) => r.outcome.startsWith('failed');
-const succeeded = (r: DeployRecord) => !failed(r);
+/** A deploy that did not end (yet): its kernel died, or it is running now. */
+const unfinished = (r: DeployRecord) => r.outcome === 'started';
+const failed = (r: DeployRecord) => r.outcome.startsWith('failed') || r.outcome.startsWith('killed');
+/** Deploys that changed what serves; "refused" ones (the lock was held) changed nothing and count as neither. */
+const succeeded = (r: DeployRecord) => ['deployed', 'rolled back', 'created', 'updated'].includes(r.outcome);
 
 /**
  * How long the service had been failing when a deploy or rollback succeeds now (DORA's time to restore), from the
@@ -46,6 +52,7 @@ export function restoredAfterMs(earlier: DeployRecord[], kind: string, nowMs: nu
     since = earlier.find((r) => succeeded(r) && r.kind.startsWith('deploy'))?.at;
   } else {
     for (const r of earlier) {
+      if (unfinished(r) || (!failed(r) && !succeeded(r))) continue;
       if (!failed(r)) break;
       since = r.at;
     }
@@ -54,7 +61,14 @@ export function restoredAfterMs(earlier: DeployRecord[], kind: string, nowMs: nu
   return Number.isFinite(sinceMs) ? Math.max(0, nowMs - sinceMs) : undefined;
 }
 
-/** Writes the record as a labelled, never started container, and trims old records of the service. */
+function recordName(service: string, deployId: string): string {
+  return `opsbook-record-${service}-${deployId}`;
+}
+
+/**
+ * Writes the record as a labelled, never started container (replacing the deploy's earlier record: labels cannot
+ * change, so a "started" record is completed by writing it again), and trims old records of the service.
+ */
 export async function writeRecord(docker: Docker, r: DeployRecord): Promise<void> {
   const labels: Record<string, string> = {
     [LABEL.managed]: 'true',
@@ -70,10 +84,13 @@ export async function writeRecord(docker: Docker, r: DeployRecord): Promise<void
     'opsbook.outcome': r.outcome,
     'opsbook.duration-ms': String(r.durationMs),
     'opsbook.cutover-gap-ms': r.cutoverGapMs === undefined ? '' : String(r.cutoverGapMs),
+    'opsbook.switch-ms': r.switchMs === undefined ? '' : String(r.switchMs),
   };
-  await docker.createContainer({ name: `opsbook-record-${r.service}-${r.deployId}`, Image: r.imageId, Cmd: ['true'], Labels: labels });
+  const name = recordName(r.service, r.deployId);
+  await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+  await docker.createContainer({ name, Image: r.imageId, Cmd: ['true'], Labels: labels });
   const records = await listRecords(docker, r.service);
-  for (const old of records.slice(RECORDS_KEPT)) await docker.getContainer(`opsbook-record-${old.service}-${old.deployId}`).remove({ force: true }).catch(() => undefined);
+  for (const old of records.slice(RECORDS_KEPT)) await docker.getContainer(recordName(old.service, old.deployId)).remove({ force: true }).catch(() => undefined);
 }
 
 /** The service's records, newest first. */
@@ -83,6 +100,7 @@ export async function listRecords(docker: Docker, service: string): Promise<Depl
     .map((c) => {
       const l = c.Labels;
       const gap = l['opsbook.cutover-gap-ms'];
+      const switched = l['opsbook.switch-ms'];
       return {
         service: l[LABEL.service] ?? service,
         deployId: l[LABEL.deployId] ?? '',
@@ -95,6 +113,7 @@ export async function listRecords(docker: Docker, service: string): Promise<Depl
         outcome: l['opsbook.outcome'] ?? '',
         durationMs: Number(l['opsbook.duration-ms'] ?? 0),
         cutoverGapMs: gap ? Number(gap) : undefined,
+        ...(switched ? { switchMs: Number(switched) } : {}),
       };
     })
     .sort((a, b) => b.at.localeCompare(a.at));

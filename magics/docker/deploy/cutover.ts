@@ -1,21 +1,38 @@
 // The local deploy as its algorithm, one named step each, inside a DeployRun (lock, progress, audit record):
-//   start candidate → gate → switch → retire
-// The candidate starts beside the serving version without the service's ports and must pass the health gate; a
-// candidate that fails is removed and the old version, never touched, keeps serving. The switch stops the old version
-// and starts the new one on the ports, checks it again, and starts the old one again if that fails. Retire leaves the
-// old version stopped (kept for %rollback, `--keep N` of them). Either failure is a MagicError with the new
-// container's last log lines and health log.
+//   proxy ready → start candidate → gate → switch → settle → drain → retire
+// The service's proxy owns its published ports (front.ts). The candidate starts beside the serving version on the
+// service's network, publishing nothing, and must pass the health gate (Docker's health status for the image's
+// HEALTHCHECK or --health-cmd; the proxy's own HTTP check for --health-url); a candidate that fails is removed and
+// the old version, never touched, keeps serving. The switch routes every new request to the candidate, confirmed by
+// the proxy (proxy/proxy.ts). Settle watches it a few seconds: one missed check is not a failure, a version the
+// proxy marks down is switched back (the old one is still running). Drain lets the old version finish its in-flight
+// requests; only then is it stopped, kept for %rollback (--keep N of them). A kernel killed at any step leaves the
+// service served; the next deploy puts it in order (reconcile.ts).
 import type Docker from 'dockerode';
 import { MagicError } from '../../../kernel/io/errors';
-import { HealthOutcome, describeGate, waitAnswering, waitHealthy, whyUnhealthy } from './health';
+import { LABEL } from '../engine/labels';
+import { RoutedServer } from '../proxy/config';
+import { ProxyConfigError } from '../proxy/reload';
+import { ProxyError, currentRouting, ensureNetwork, ensureProxy, networkName, removeProxy, serverStates, switchTo, waitDrained } from '../proxy/proxy';
+import { FULL_WEIGHT, ProxyPlan, createProxy, planProxy, proxySpecOf, routingFor } from './front';
+import { describeGate, waitHealthy, whyUnhealthy } from './health';
 import { DeployResult, DeployRun } from './run';
-import { CANDIDATE_SUFFIX, STOP_TIMEOUT_S, probeUrl, removeQuietly, serving, trimOld, versionOptions } from './service';
+import { CANDIDATE_SUFFIX, STOP_TIMEOUT_S, probeUrl, removeQuietly, routeName, serving, trimOld, versionOf, versionOptions } from './service';
 import { seconds } from './spec';
 
-interface Serving {
+/** How long the new version is watched after the switch before the old one may go. */
+const SETTLE_MS = 5000;
+const SETTLE_POLL_MS = 500;
+
+interface Version {
   id: string;
   name: string;
   image: string;
+  route: RoutedServer;
+}
+
+function versionFrom(c: Docker.ContainerInfo): Version {
+  return { id: c.Id, name: c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12), image: c.Labels[LABEL.image] || c.Image, route: { container: routeName(c), version: c.Labels[LABEL.version] ?? versionOf(c.Image), weight: 0 } };
 }
 
 /** What a failed deploy's error shows under its message: the new container's last log lines and health checks. */
@@ -24,75 +41,165 @@ async function failureDetails(run: DeployRun, container: Docker.Container): Prom
   return run.mask(['last log lines:', ...why.logs, ...(why.healthLog.length ? ['health checks:', ...why.healthLog] : [])].join('\n'));
 }
 
-/** 1. The new version next to the old one, without the service's ports. */
-async function startCandidate(run: DeployRun): Promise<Docker.Container> {
-  const { docker, spec, deployId } = run;
-  run.step('starting the new version next to the old one');
-  const candidate = await docker.createContainer(versionOptions(spec, `${spec.service}-${deployId}${CANDIDATE_SUFFIX}`, deployId, run.previousImage, false));
-  await candidate.start();
-  return candidate;
-}
-
-/** 2. The health gate; a candidate that fails it is removed and the deploy fails with the old version untouched. */
-async function gate(run: DeployRun, candidate: Docker.Container, old: Serving | undefined): Promise<void> {
-  const { spec, io } = run;
-  run.step(`waiting for the new version to be healthy (${describeGate(spec.gate)}, up to ${seconds(spec.waitMs)})`);
-  const outcome = await waitHealthy(candidate, spec.gate, spec.waitMs, io.signal, await probeUrl(candidate, spec, false));
-  if (outcome.healthy) return;
+/** Fails the deploy: the candidate removed, the record and the display saying why and what serves. */
+async function fail(run: DeployRun, candidate: Docker.Container, what: string, kept: string): Promise<never> {
+  const { spec } = run;
   const details = await failureDetails(run, candidate);
   await removeQuietly(candidate);
-  const kept = old ? `${old.name} (${old.image}) keeps serving` : 'nothing was serving before';
-  await run.record(`failed: the new version ${outcome.reason}; ${kept}`, undefined);
-  throw new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} failed: the new version ${outcome.reason}; ${kept}`, details);
+  await run.record(`failed: ${what}; ${kept}`, {});
+  throw new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} failed: ${what}; ${kept}`, details);
+}
+
+function keptText(old: Version | undefined): string {
+  return old ? `${old.name} (${old.image}) keeps serving` : 'nothing was serving before';
+}
+
+/** 1. The new version next to the old one, on the service's network, publishing nothing. */
+async function startCandidate(run: DeployRun, plan: ProxyPlan): Promise<{ container: Docker.Container; route: RoutedServer }> {
+  const { docker, spec, deployId } = run;
+  run.step('starting the new version next to the old one');
+  const route: RoutedServer = { container: `${spec.service}-${deployId}`, version: versionOf(spec.image), weight: FULL_WEIGHT };
+  const options = versionOptions(spec, `${route.container}${CANDIDATE_SUFFIX}`, deployId, run.previousImage);
+  if (plan.kind !== 'none') options.NetworkingConfig = { EndpointsConfig: { [networkName(spec.service)]: { Aliases: [route.container] } } };
+  // a proxy that is still to come (replace plan) has no network yet: the candidate needs it now
+  if (plan.kind === 'replace') await ensureNetwork(docker, spec.service);
+  const container = await docker.createContainer(options);
+  await container.start();
+  return { container, route };
 }
 
 /**
- * 3. The switch: the old version stops, the new one starts on the ports and is checked again. Returns the gap, from
- * stopping the old version until the new one answers on the service's (first) port. If the new one fails, it is
- * removed, the old one started again, and the deploy fails.
+ * 2. The health gate, where Docker can judge it (the image's HEALTHCHECK, --health-cmd, or "still running" without
+ * a check); a --health-url gate behind the proxy is the proxy's own HTTP check, judged at the switch.
  */
-async function switchOver(run: DeployRun, candidate: Docker.Container, old: Serving | undefined): Promise<number> {
-  const { docker, spec, io, deployId } = run;
-  run.step('healthy; cutting over');
-  const final = await docker.createContainer(versionOptions(spec, `${spec.service}-${deployId}`, deployId, run.previousImage, true));
-  const cutStart = Date.now();
-  if (old) await docker.getContainer(old.id).stop({ t: STOP_TIMEOUT_S }).catch(() => undefined);
-  let after: HealthOutcome;
-  let gap: number | undefined;
-  try {
-    await final.start();
-    if (spec.ports[0]?.proto === 'tcp' && (await waitAnswering(spec.ports[0].host, spec.waitMs, io.signal))) gap = Date.now() - cutStart;
-    after = await waitHealthy(final, spec.gate, spec.waitMs, io.signal, await probeUrl(final, spec, true));
-  } catch (e) {
-    after = { healthy: false, reason: `could not start on the service's ports: ${(e as Error).message}` };
-  }
-  gap ??= Date.now() - cutStart;
-  await removeQuietly(candidate);
-  if (after.healthy) return gap;
-  const details = await failureDetails(run, final);
-  await removeQuietly(final);
-  if (old) await docker.getContainer(old.id).start().catch(() => undefined);
-  const kept = old ? `${old.name} restored and serving` : 'nothing was serving before';
-  await run.record(`failed at cutover: the new version ${after.reason}; ${kept}`, gap);
-  throw new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} failed at cutover: the new version ${after.reason}; ${kept}`, details);
+async function gate(run: DeployRun, candidate: Docker.Container, old: Version | undefined, plan: ProxyPlan): Promise<void> {
+  const { spec, io } = run;
+  if (spec.gate.kind === 'url' && plan.kind !== 'none') return;
+  run.step(`waiting for the new version to be healthy (${describeGate(spec.gate)}, up to ${seconds(spec.waitMs)})`);
+  const outcome = await waitHealthy(candidate, spec.gate, spec.waitMs, io.signal, plan.kind === 'none' ? await probeUrl(candidate, spec) : undefined);
+  if (!outcome.healthy) await fail(run, candidate, `the new version ${outcome.reason}`, keptText(old));
 }
 
-/** 4. Retire: the old version stays stopped (no restart with the engine), kept for %rollback up to --keep versions. */
-async function retire(run: DeployRun, old: Serving | undefined): Promise<void> {
-  if (old) await run.docker.getContainer(old.id).update({ RestartPolicy: { Name: 'no' } }).catch(() => undefined);
-  await trimOld(run.docker, run.spec.service, run.spec.keep);
+/** The proxy takes the ports now (replace plan): the old holder goes first, a gap; put back if the new proxy fails. */
+async function takeOverPorts(run: DeployRun, plan: Extract<ProxyPlan, { kind: 'replace' }>, candidate: Docker.Container, old: Version | undefined): Promise<number> {
+  const { docker, spec } = run;
+  run.step(`${plan.why}: the proxy takes the ports over (a short gap, this once)`);
+  const gapStart = Date.now();
+  if (plan.legacyHolder) await docker.getContainer(plan.legacyHolder.Id).stop({ t: STOP_TIMEOUT_S }).catch(() => undefined);
+  const oldRouting = plan.oldProxy ? await currentRouting(docker, spec.service) : undefined;
+  if (plan.oldProxy) await docker.getContainer(plan.oldProxy.id).remove({ force: true });
+  try {
+    await createProxy(docker, spec);
+  } catch (e) {
+    if (plan.legacyHolder) await docker.getContainer(plan.legacyHolder.Id).start().catch(() => undefined);
+    if (oldRouting) {
+      await removeProxy(docker, spec.service).catch(() => undefined);
+      await ensureProxy(docker, { ...proxySpecOf(spec), ports: oldRouting.ports }).then(() => switchTo(docker, oldRouting)).catch(() => undefined);
+    }
+    await fail(run, candidate, `the proxy could not take the ports: ${(e as Error).message}`, old ? `${old.name} restored` : 'nothing was serving before');
+  }
+  return gapStart;
+}
+
+/**
+ * 3. The switch: every new request goes to the candidate (the old version stays known at weight 0), confirmed by the
+ * proxy, which checks the candidate itself first. A candidate the proxy never sees healthy is removed; the old
+ * version kept serving throughout.
+ */
+async function switchTraffic(run: DeployRun, candidate: { container: Docker.Container; route: RoutedServer }, old: Version | undefined, waitLeftMs: number): Promise<void> {
+  const { docker, spec } = run;
+  run.step(`switching the proxy to the new version${spec.gate.kind === 'url' ? ` once it answers ${spec.gate.path}` : ''}`);
+  const others = old ? [old.route] : [];
+  try {
+    await switchTo(docker, routingFor(spec, candidate.route, others), { healthTimeoutMs: Math.max(5000, waitLeftMs) });
+  } catch (e) {
+    if (!(e instanceof ProxyError) && !(e instanceof ProxyConfigError)) throw e;
+    const what = e instanceof ProxyError ? `the new version did not pass the proxy's health check (${describeGate(spec.gate)}) within ${seconds(Math.max(5000, waitLeftMs))}` : `the proxy refused its configuration: ${e.message}`;
+    await fail(run, candidate.container, what, keptText(old));
+  }
+  // it serves now: it restarts with the engine, and gets its final name (the proxy routes by its alias, unchanged)
+  await candidate.container.update({ RestartPolicy: { Name: 'unless-stopped' } });
+  await candidate.container.rename({ name: candidate.route.container });
+}
+
+/**
+ * 4. Settle: the new version is watched for a few seconds. The proxy marks a server down only after three failed
+ * checks in a row, and Docker calls a container unhealthy only after three failed health checks, so one missed check
+ * passes; a version that is down, unhealthy or stopped is switched back to the old one, still running, and the
+ * deploy fails.
+ */
+async function settle(run: DeployRun, candidate: { container: Docker.Container; route: RoutedServer }, old: Version | undefined): Promise<void> {
+  const { docker, spec, io } = run;
+  run.step('switched; watching the new version');
+  const until = Date.now() + SETTLE_MS;
+  let problem: string | undefined;
+  while (!problem && Date.now() < until && !io.signal.aborted) {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+    const state = (await candidate.container.inspect()).State;
+    const mine = (await serverStates(docker, spec.service).catch(() => [])).filter((s) => s.server.endsWith(`:${candidate.route.container}`));
+    if (!state.Running) problem = `stopped (exit code ${state.ExitCode}) after the switch`;
+    else if (state.Health?.Status === 'unhealthy') problem = 'failed its health check after the switch';
+    else if (mine.length > 0 && mine.every((s) => s.status.startsWith('DOWN'))) problem = `was marked down by the proxy after the switch (${mine[0].checkStatus || 'failed checks'})`;
+  }
+  if (!problem) return;
+  if (!old) await fail(run, candidate.container, `the new version ${problem}`, 'nothing was serving before');
+  run.step(`the new version ${problem}: switching back to ${old?.name}`);
+  await switchTo(docker, routingFor(spec, (old as Version).route, [candidate.route]));
+  await fail(run, candidate.container, `the new version ${problem}`, `switched back: ${old?.name} (${old?.image}) serves again`);
+}
+
+/** 5. Drain: the old version finishes the requests it had (bounded by --drain) before it may stop. */
+async function drain(run: DeployRun): Promise<void> {
+  const { docker, spec, io } = run;
+  run.step(`the old version finishes its in-flight requests (up to ${seconds(spec.drainMs)})`);
+  const drained = await waitDrained(docker, spec.service, spec.drainMs + 2000);
+  if (!drained) io.stream('stderr', `[opsbook] the old version of ${spec.service} still had requests after ${seconds(spec.drainMs)}: the proxy ended them (--drain)\n`);
+}
+
+/** 6. Retire: the old version stops (it gets no requests now) and stays, with --keep N others, for %rollback. */
+async function retire(run: DeployRun, old: Version | undefined): Promise<void> {
+  const { docker, spec } = run;
+  if (old) {
+    run.step(`stopping the old version ${old.name} (kept for %rollback)`);
+    const container = docker.getContainer(old.id);
+    await container.update({ RestartPolicy: { Name: 'no' } }).catch(() => undefined);
+    await container.stop({ t: STOP_TIMEOUT_S }).catch(() => undefined);
+  }
+  await trimOld(docker, spec.service, spec.keep);
+}
+
+/** Without published ports there is no proxy and no traffic to keep: the old version stops, the new one keeps running. */
+async function swapWithoutProxy(run: DeployRun, candidate: { container: Docker.Container; route: RoutedServer }): Promise<void> {
+  run.step('healthy; replacing the old version');
+  await candidate.container.update({ RestartPolicy: { Name: 'unless-stopped' } });
+  await candidate.container.rename({ name: candidate.route.container });
 }
 
 /** The whole local deploy inside a run that holds the lock. Throws MagicError on failure (the old version serving). */
 export async function cutover(run: DeployRun, bound: boolean): Promise<DeployResult | undefined> {
   const { docker, spec } = run;
   const current = await serving(docker, spec.service);
-  const old: Serving | undefined = current && { id: current.Id, name: current.Names[0]?.replace(/^\//, '') ?? current.Id.slice(0, 12), image: current.Image };
+  const old = current && versionFrom(current);
   run.previousImage = current?.ImageID ?? '';
-  const candidate = await startCandidate(run);
-  await gate(run, candidate, old);
-  const gap = await switchOver(run, candidate, old);
+  run.step('preparing the proxy');
+  const plan = await planProxy(docker, spec, current);
+  const candidate = await startCandidate(run, plan);
+  await gate(run, candidate.container, old, plan);
+  const gated = Date.now();
+  let gapMs: number | undefined;
+  if (plan.kind === 'none') {
+    await swapWithoutProxy(run, candidate);
+  } else {
+    const gapStart = plan.kind === 'replace' ? await takeOverPorts(run, plan, candidate.container, old) : undefined;
+    await switchTraffic(run, candidate, plan.kind === 'replace' && plan.legacyHolder ? undefined : old, spec.waitMs - (gated - run.startedAt));
+    if (gapStart !== undefined) gapMs = Date.now() - gapStart;
+  }
+  const switchMs = Date.now() - gated;
+  if (plan.kind !== 'none') {
+    await settle(run, candidate, plan.kind === 'ready' ? old : undefined);
+    await drain(run);
+  }
   await retire(run, old);
-  const r = await run.record(spec.kind === 'rollback' ? 'rolled back' : 'deployed', gap);
-  return bound ? { ...r, container: `${spec.service}-${run.deployId}` } : undefined;
+  const r = await run.record(spec.kind === 'rollback' ? 'rolled back' : 'deployed', gapMs === undefined ? { switchMs } : { switchMs, gapMs });
+  return bound ? { ...r, container: candidate.route.container } : undefined;
 }

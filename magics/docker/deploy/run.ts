@@ -1,7 +1,10 @@
 // One deploy (or rollback) of a service, from taking the lock to writing the audit record: the frame every deploy
-// path shares. A DeployRun holds the service's lock, the one progress display that ends as the audit line, the masker
-// of the spec's secrets, and writes the record (plus the metrics events) whatever the outcome. The local cutover
-// (cutover.ts) and the Swarm update (swarm-deploy.ts) run their steps inside it.
+// path shares. A DeployRun holds the service's lock, the one progress display that ends as the audit line (or as
+// the error, never as a stale progress line), the masker of the spec's secrets, and the audit record: written as
+// "started" when the lock is taken, completed at the end whatever the outcome, so a deploy whose kernel is killed
+// still shows in %history (the next deploy completes it as killed when it recovers the service, see reconcile.ts).
+// A deploy that cannot get the lock is recorded too. The local cutover (cutover.ts) and the Swarm update
+// (swarm-deploy.ts) run their steps inside it.
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { DisplayHandle, Io } from '../../../kernel/io/io';
@@ -9,8 +12,15 @@ import { escapeHtml } from '../../../kernel/io/html';
 import { masker } from '../../lib/secrets';
 import { DeployRecord, auditLine, listRecords, restoredAfterMs, writeRecord } from './audit';
 import { HeldLock, acquireLock } from './lock';
-import { recover, whoDeploys } from './service';
+import { reconcile } from './reconcile';
+import { whoDeploys } from './service';
 import { DeploySpec, seconds } from './spec';
+
+/** The times an audit record carries: the switch through the proxy, or the cutover gap of a deploy without one. */
+export interface RecordTimes {
+  switchMs?: number;
+  gapMs?: number;
+}
 
 /** What `const d = %deploy ...` binds. */
 export interface DeployResult extends DeployRecord {
@@ -30,7 +40,7 @@ export function auditBundle(r: DeployRecord): { 'text/plain': string; 'text/html
 /** Counts a restore (DORA's time to restore) when this successful deploy or rollback ends a failure of the service. */
 async function recordRestore(docker: Docker, io: Io, r: DeployRecord): Promise<void> {
   if (!io.record || r.outcome.startsWith('failed')) return;
-  const earlier = await listRecords(docker, r.service).catch(() => []);
+  const earlier = (await listRecords(docker, r.service).catch(() => [])).filter((e) => e.deployId !== r.deployId);
   const ms = restoredAfterMs(earlier, r.kind, Date.now());
   if (ms !== undefined) io.record({ kind: 'restore', service: r.service, seconds: ms / 1000 });
 }
@@ -45,6 +55,8 @@ export class DeployRun {
   previousImage = '';
   private readonly display: DisplayHandle;
   private lock: HeldLock | undefined;
+  /** Whether the record was completed (a step that failed recorded why before it threw). */
+  private recorded = false;
 
   /** `kind` is what the record and the progress say: "deploy", "rollback", "deploy (swarm)". */
   constructor(
@@ -58,13 +70,23 @@ export class DeployRun {
     this.display = io.display({ 'text/plain': `${kind} ${spec.image} → ${spec.service}: waiting for the deploy lock` });
   }
 
-  /** Takes the service's lock; a lock left by a dead kernel is taken over and that deploy's leftovers cleaned. */
+  /**
+   * Takes the service's lock and writes the "started" record; a lock left by a dead kernel is taken over and the
+   * service reconciled first. A deploy that cannot get the lock is recorded as failed, then the error goes on.
+   */
   async lockService(): Promise<void> {
-    this.lock = await acquireLock(this.docker, this.spec.service, this.imageId, this.deployId, this.spec.lockWaitMs, this.io.signal);
+    try {
+      this.lock = await acquireLock(this.docker, this.spec.service, this.imageId, this.deployId, this.spec.lockWaitMs, this.io.signal);
+    } catch (e) {
+      await this.record(`refused: ${(e as Error).message}`, {});
+      throw e;
+    }
+    await this.write('started', {});
     const dead = this.lock.recoveredFrom;
     if (dead) {
       this.io.stream('stderr', `[opsbook] took over the deploy lock of ${this.spec.service} from ${dead.by} (kernel pid ${dead.pid}, gone) held since ${dead.since}\n`);
-      await recover(this.docker, this.spec.service, dead.deployId, this.io);
+      this.step(`recovering ${this.spec.service} from the interrupted deploy ${dead.deployId}`);
+      for (const line of await reconcile(this.docker, this.spec.service, dead.deployId)) this.io.stream('stderr', `[opsbook] ${line}\n`);
     }
   }
 
@@ -87,10 +109,10 @@ export class DeployRun {
     this.display.update(bundle);
   }
 
-  /** Writes the audit record and counts the outcome; the display then ends as the audit line. */
-  async record(outcome: string, cutoverGapMs: number | undefined): Promise<DeployRecord> {
-    const { spec, io } = this;
-    const r: DeployRecord = {
+  /** The record as it stands, with `outcome` (secrets masked). */
+  private recordOf(outcome: string, times: RecordTimes): DeployRecord {
+    const { spec } = this;
+    return {
       service: spec.service,
       deployId: this.deployId,
       kind: this.kind,
@@ -101,14 +123,37 @@ export class DeployRun {
       at: this.at,
       outcome: this.mask(outcome),
       durationMs: Date.now() - this.startedAt,
-      cutoverGapMs,
+      cutoverGapMs: times.gapMs,
+      ...(times.switchMs !== undefined ? { switchMs: times.switchMs } : {}),
     };
+  }
+
+  private async write(outcome: string, times: RecordTimes): Promise<DeployRecord> {
+    const r = this.recordOf(outcome, times);
+    await writeRecord(this.docker, r).catch((e: Error) => this.io.stream('stderr', `[opsbook] the audit record could not be written: ${e.message}\n`));
+    return r;
+  }
+
+  /** Completes the audit record and counts the outcome; the display then ends as the audit line. */
+  async record(outcome: string, times: RecordTimes): Promise<DeployRecord> {
+    const { spec, io } = this;
+    const r = this.recordOf(outcome, times);
+    this.recorded = true;
     const failed = outcome.startsWith('failed');
-    io.record?.({ kind: spec.kind, service: spec.service, outcome: failed ? 'failed' : spec.kind === 'rollback' ? 'rolled back' : 'deployed' });
-    await recordRestore(this.docker, io, r);
-    await writeRecord(this.docker, r).catch((e: Error) => io.stream('stderr', `[opsbook] the audit record could not be written: ${e.message}\n`));
+    if (!outcome.startsWith('refused')) {
+      io.record?.({ kind: spec.kind, service: spec.service, outcome: failed ? 'failed' : spec.kind === 'rollback' ? 'rolled back' : 'deployed' });
+      await recordRestore(this.docker, io, r);
+    }
+    await this.write(outcome, times);
     this.finish(auditBundle(r));
     return r;
+  }
+
+  /** After an error no step recorded (an engine failure, an interrupt): the record and the display say so. */
+  async recordError(e: unknown): Promise<void> {
+    if (this.recorded) return;
+    const why = this.io.signal.aborted ? 'interrupted' : (e as Error).message;
+    await this.record(`failed: ${why}`, {}).catch(() => undefined);
   }
 }
 
@@ -117,6 +162,9 @@ export async function withDeployRun<T>(run: DeployRun, work: (run: DeployRun) =>
   try {
     await run.lockService();
     return await work(run);
+  } catch (e) {
+    await run.recordError(e);
+    throw e;
   } finally {
     await run.release();
   }

@@ -1,13 +1,14 @@
 // The engine operations on a deployed service's versions, each one call or a few: which image id a reference names,
 // which version serves now, the labels and create options of a version, where its health probe goes, removing and
-// trimming versions, and putting a service back into service after a kernel died mid-deploy. The deploy run
+// trimming versions. The deploy run
 // (run.ts) strings these together; nothing here decides what happens next.
 import * as os from 'node:os';
 import type Docker from 'dockerode';
-import type { Io } from '../../../kernel/io/io';
 import { MagicError } from '../../../kernel/io/errors';
-import { containerName, isVersion } from '../engine/containers';
+import { isVersion } from '../engine/containers';
 import { LABEL, serviceFilter } from '../engine/labels';
+import { Routing, RoutedServer } from '../proxy/config';
+import { currentRouting } from '../proxy/proxy';
 import { describeGate } from './health';
 import { DeploySpec, portsLabel } from './spec';
 
@@ -48,9 +49,27 @@ export async function versions(docker: Docker, service: string, status?: string[
   return listed.filter((c) => isVersion(c.Labels)).sort((a, b) => b.Created - a.Created);
 }
 
-/** The running version that serves the service now (the one with its ports), if any. */
-export async function serving(docker: Docker, service: string): Promise<Docker.ContainerInfo | undefined> {
+/** The name the proxy routes a version by: `<service>-<deploy id>`, its network alias (and its name once it serves). */
+export function routeName(c: Pick<Docker.ContainerInfo, 'Labels'>): string {
+  return `${c.Labels[LABEL.service]}-${c.Labels[LABEL.deployId]}`;
+}
+
+/** The routed servers (weight > 0) of a routing. */
+export function routedServers(routing: Routing | undefined): RoutedServer[] {
+  return (routing?.servers ?? []).filter((s) => s.weight > 0);
+}
+
+/** Without a proxy (no published ports, or deployed before the proxy): the newest running version but candidates. */
+export async function servingWithoutProxy(docker: Docker, service: string): Promise<Docker.ContainerInfo | undefined> {
   return (await versions(docker, service, ['running'])).find((c) => !isCandidate(c));
+}
+
+/** The running version that serves the service now: the one its proxy routes to, else (no proxy) the newest running. */
+export async function serving(docker: Docker, service: string): Promise<Docker.ContainerInfo | undefined> {
+  const routing = await currentRouting(docker, service);
+  if (!routing) return servingWithoutProxy(docker, service);
+  const routed = new Set(routedServers(routing).map((s) => s.container));
+  return (await versions(docker, service, ['running'])).find((c) => routed.has(routeName(c)));
 }
 
 /** The labels of everything a deploy creates: %ps, %history, %rollback and --cleanup read them back. */
@@ -71,14 +90,13 @@ export function versionLabels(spec: DeploySpec, deployId: string, previous: stri
   };
 }
 
-/** A version's container: with the service's ports published (`publish`) or without them (a candidate). */
-export function versionOptions(spec: DeploySpec, name: string, deployId: string, previous: string, publish: boolean): Docker.ContainerCreateOptions {
+/**
+ * A version's container: it publishes nothing (the service's proxy owns the ports) and starts with restart policy
+ * "no"; once it serves, the deploy makes it restart with the engine.
+ */
+export function versionOptions(spec: DeploySpec, name: string, deployId: string, previous: string): Docker.ContainerCreateOptions {
   const exposed: Record<string, object> = {};
-  const bindings: Record<string, Array<{ HostPort: string }>> = {};
-  for (const p of spec.ports) {
-    exposed[`${p.container}/${p.proto}`] = {};
-    if (publish) bindings[`${p.container}/${p.proto}`] = [{ HostPort: String(p.host) }];
-  }
+  for (const p of spec.ports) exposed[`${p.container}/${p.proto}`] = {};
   const healthcheck = spec.gate.kind === 'cmd' ? { Test: ['CMD-SHELL', spec.gate.command], Interval: 1e9, Timeout: 3e9, Retries: 3, StartPeriod: 1e9 } : undefined;
   return {
     name,
@@ -87,18 +105,16 @@ export function versionOptions(spec: DeploySpec, name: string, deployId: string,
     ExposedPorts: exposed,
     Healthcheck: healthcheck,
     Labels: versionLabels(spec, deployId, previous),
-    HostConfig: { PortBindings: bindings, RestartPolicy: { Name: publish ? 'unless-stopped' : 'no' } },
+    HostConfig: { RestartPolicy: { Name: 'no' } },
   };
 }
 
-/** Where the HTTP probe of a --health-url gate goes: the container's bridge IP, or the published port. */
-export async function probeUrl(container: Docker.Container, spec: DeploySpec, viaHost: boolean): Promise<string | undefined> {
+/** Where the HTTP probe of a --health-url gate goes when no proxy checks it: the container's bridge address. */
+export async function probeUrl(container: Docker.Container, spec: DeploySpec): Promise<string | undefined> {
   if (spec.gate.kind !== 'url') return undefined;
-  const first = spec.ports[0];
-  if (viaHost && first) return `http://127.0.0.1:${first.host}${spec.gate.path}`;
   const info = await container.inspect();
   const ip = Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress;
-  const port = first?.container ?? Number(Object.keys(info.Config.ExposedPorts ?? {})[0]?.split('/')[0] ?? 80);
+  const port = spec.ports[0]?.container ?? Number(Object.keys(info.Config.ExposedPorts ?? {})[0]?.split('/')[0] ?? 80);
   return ip ? `http://${ip}:${port}${spec.gate.path}` : undefined;
 }
 
@@ -111,21 +127,4 @@ export async function trimOld(docker: Docker, service: string, keep: number): Pr
   const stopped = await versions(docker, service, ['exited', 'created']);
   for (const c of stopped.slice(keep)) await removeQuietly(docker.getContainer(c.Id));
   return Math.max(0, stopped.length - keep);
-}
-
-/** After a kernel died mid-deploy: its candidate goes; if nothing serves, the newest stopped version is started again. */
-export async function recover(docker: Docker, service: string, deadDeployId: string, io: Io): Promise<void> {
-  for (const c of await versions(docker, service)) {
-    if (c.Labels[LABEL.deployId] === deadDeployId && (isCandidate(c) || c.State !== 'running')) {
-      await removeQuietly(docker.getContainer(c.Id));
-      io.stream('stderr', `[opsbook] removed ${containerName(c)}, left by the interrupted deploy ${deadDeployId}\n`);
-    }
-  }
-  if (!(await serving(docker, service))) {
-    const stopped = (await versions(docker, service, ['exited']))[0];
-    if (stopped) {
-      await docker.getContainer(stopped.Id).start();
-      io.stream('stderr', `[opsbook] nothing was serving ${service}: started ${containerName(stopped)} again\n`);
-    }
-  }
 }

@@ -10,10 +10,12 @@ import { parseDuration } from '../../lib/time';
 import { LABEL } from '../engine/labels';
 import { HealthGate, describeGate } from './health';
 
+/** `-p [IP:]HOST:CONTAINER[/tcp]`: the proxy publishes HOST (on IP only, when given) and forwards to CONTAINER. */
 export interface PortMapping {
+  hostIp?: string;
   host: number;
   container: number;
-  proto: 'tcp' | 'udp';
+  proto: 'tcp';
 }
 
 export interface DeploySpec {
@@ -28,24 +30,67 @@ export interface DeploySpec {
   waitMs: number;
   keep: number;
   lockWaitMs: number;
+  /** How long the old version may finish in-flight requests after the switch (the proxy's hard-stop-after). */
+  drainMs: number;
+  /** The image of the service's proxy: --proxy-image, else OPSBOOK_PROXY_IMAGE, else the official haproxy image. */
+  proxyImage: string;
 }
 
 export const DEFAULT_KEEP = 5;
 export const DEFAULT_WAIT_MS = 60_000;
 export const DEFAULT_LOCK_WAIT_MS = 30_000;
+export const DEFAULT_DRAIN_MS = 30_000;
+/** The official image users get (HAProxy ≥ 2.6 with Lua, which the proxy's runtime probe uses). */
+export const DEFAULT_PROXY_IMAGE = 'haproxy:2.8';
 
-export function parsePorts(values: unknown): PortMapping[] {
-  if (!Array.isArray(values)) return [];
-  return values.map((v) => {
-    const m = /^(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(String(v));
-    if (!m) throw new UsageError(`-p takes HOST:CONTAINER (e.g. 8080:8080), not "${String(v)}"`);
-    return { host: Number(m[1]), container: Number(m[2]), proto: (m[3] ?? 'tcp') as 'tcp' | 'udp' };
-  });
+/** The proxy image a deploy uses when the magic line names none. */
+export function proxyImageOf(option: unknown, env: NodeJS.ProcessEnv): string {
+  if (typeof option === 'string' && option !== '') return option;
+  return env.OPSBOOK_PROXY_IMAGE || DEFAULT_PROXY_IMAGE;
 }
 
-/** "8080:80/tcp,8443:443/tcp": the ports as the opsbook.ports label keeps them. */
+const PORT_FORM = /^(?:(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):)?(\d+):(\d+)(?:\/(tcp|udp))?$/;
+
+function portNumber(text: string, what: string, given: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`-p ${given}: the ${what} port ${text} is not in 1–65535`);
+  return n;
+}
+
+/** `-p` values, checked before anything is created: `[IP:]HOST:CONTAINER[/tcp]`, ports 1–65535, one target per host port. */
+export function parsePorts(values: unknown): PortMapping[] {
+  if (!Array.isArray(values)) return [];
+  const ports = values.map((v): PortMapping => {
+    const given = String(v);
+    const m = PORT_FORM.exec(given);
+    if (!m) throw new UsageError(`-p takes [IP:]HOST:CONTAINER (e.g. 8080:8080 or 127.0.0.1:8080:8080), not "${given}"`);
+    if (m[4] === 'udp') throw new UsageError(`-p ${given}: the proxy in front of the service carries TCP only`);
+    const mapping: PortMapping = { host: portNumber(m[2], 'host', given), container: portNumber(m[3], 'container', given), proto: 'tcp' };
+    if (m[1]) mapping.hostIp = m[1].replace(/^\[|\]$/g, '');
+    return mapping;
+  });
+  for (const p of ports) {
+    const clash = ports.find((q) => q.host === p.host && (q.hostIp ?? '') === (p.hostIp ?? '') && q.container !== p.container);
+    if (clash) throw new UsageError(`-p: host port ${p.host} cannot go to both ${p.container} and ${clash.container}`);
+  }
+  return ports;
+}
+
+/** "127.0.0.1:8080:80/tcp,8443:443/tcp": the ports as `-p` took them, and as the opsbook.ports label keeps them. */
+export function portText(p: PortMapping): string {
+  const ip = p.hostIp === undefined ? '' : p.hostIp.includes(':') ? `[${p.hostIp}]:` : `${p.hostIp}:`;
+  return `${ip}${p.host}:${p.container}/${p.proto}`;
+}
+
 export function portsLabel(ports: readonly PortMapping[]): string {
-  return ports.map((p) => `${p.host}:${p.container}/${p.proto}`).join(',');
+  return ports.map(portText).join(',');
+}
+
+/** --keep: a whole number of stopped versions, 0 or more. */
+export function keepOption(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`"${value}" is not a whole number of versions (0 or more)`);
+  return n;
 }
 
 function envList(values: unknown, option: string): string[] {
@@ -111,6 +156,8 @@ export function deploySpecOf(image: string, o: Record<string, unknown>, env: Nod
     waitMs: durationMs(o.wait, DEFAULT_WAIT_MS, '--wait'),
     keep: typeof o.keep === 'number' ? o.keep : DEFAULT_KEEP,
     lockWaitMs: durationMs(o['lock-wait'], DEFAULT_LOCK_WAIT_MS, '--lock-wait'),
+    drainMs: durationMs(o.drain, DEFAULT_DRAIN_MS, '--drain'),
+    proxyImage: proxyImageOf(o['proxy-image'], env),
   };
 }
 
@@ -118,7 +165,7 @@ export function deploySpecOf(image: string, o: Record<string, unknown>, env: Nod
  * The spec of a rollback to `image`, taken from the serving version: its ports, gate, and the variables the deploy set
  * (not the image's own, which the target image brings itself), secrets still masked.
  */
-export function rollbackSpecOf(service: string, image: string, labels: Record<string, string>, containerEnv: readonly string[], waitMs: number): DeploySpec {
+export function rollbackSpecOf(service: string, image: string, labels: Record<string, string>, containerEnv: readonly string[], waitMs: number, kernelEnv: NodeJS.ProcessEnv): DeploySpec {
   const secretKeys = (labels[LABEL.secretEnv] ?? '').split(',').filter(Boolean);
   const envKeys = (labels[LABEL.envKeys] ?? '').split(',').filter(Boolean);
   const env = containerEnv.filter((e) => envKeys.includes(e.split('=')[0]));
@@ -134,6 +181,8 @@ export function rollbackSpecOf(service: string, image: string, labels: Record<st
     waitMs,
     keep: DEFAULT_KEEP,
     lockWaitMs: DEFAULT_LOCK_WAIT_MS,
+    drainMs: DEFAULT_DRAIN_MS,
+    proxyImage: proxyImageOf(undefined, kernelEnv),
   };
 }
 
@@ -153,7 +202,9 @@ export function planText(spec: DeploySpec): string {
     [
       `would ${spec.kind} ${spec.image} to ${spec.service}:`,
       `  start it next to the running version, without ports; health gate: ${describeGate(spec.gate)}, up to ${seconds(spec.waitMs)}`,
-      `  then stop the old version and start the new one on ${spec.ports.map((p) => `${p.host}:${p.container}/${p.proto}`).join(', ') || 'no published ports'}, and check again`,
+      spec.ports.length > 0
+        ? `  then switch the proxy (${spec.proxyImage}) on ${spec.ports.map(portText).join(', ')} to it, let the old version drain (up to ${seconds(spec.drainMs)}), and stop the old version`
+        : '  then stop the old version (no published ports: no proxy)',
       `  environment: ${spec.env.map((e) => e.split('=')[0]).join(', ') || 'none'}${spec.secretKeys.length ? ` (secret: ${spec.secretKeys.join(', ')})` : ''}`,
       `  keep ${spec.keep} stopped versions for %rollback`,
     ].join('\n'),

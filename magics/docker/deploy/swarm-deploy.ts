@@ -20,7 +20,7 @@ export async function swarmUpdate(run: DeployRun, replicas: number, bound: boole
     run.step(line),
   );
   const rolledBack = outcome.result === 'rolled back';
-  const r = await run.record(rolledBack ? `failed: Swarm rolled the update back to ${previousImage || 'the previous version'} (${outcome.message})` : outcome.result, undefined);
+  const r = await run.record(rolledBack ? `failed: Swarm rolled the update back to ${previousImage || 'the previous version'} (${outcome.message})` : outcome.result, {});
   const tasks = tasksBundle(outcome.tasks);
   const audit = auditBundle(r);
   run.finish({ 'text/plain': `${audit['text/plain']}\n${tasks['text/plain']}`, 'text/html': `${audit['text/html']}${tasks['text/html']}` });

@@ -46,6 +46,10 @@ export interface ProxyInfo {
   /** The host port the metrics frontend is published on (127.0.0.1 by default). */
   metricsHostPort: number;
   image: string;
+  /** The engine's state of the proxy container: running, exited, ... */
+  state: string;
+  /** The ports it publishes, as formatPorts writes them ("127.0.0.1:8080:80,9000:9000"). */
+  ports: string;
 }
 
 export function proxyName(service: string): string {
@@ -99,7 +103,7 @@ async function proxyInfo(docker: Docker, id: string): Promise<ProxyInfo> {
   const c = await docker.getContainer(id).inspect();
   const ports = (c.Config.Labels[LABEL.ports] ?? '').split(',').filter((p) => p !== '').map((p) => ({ host: Number(p.split(':').slice(-2)[0]), container: 0 }));
   const published = c.NetworkSettings.Ports?.[`${metricsPortFor(ports)}/tcp`]?.[0]?.HostPort;
-  return { id: c.Id, name: c.Name.replace(/^\//, ''), network: networkName(c.Config.Labels[LABEL.service]), metricsHostPort: Number(published ?? 0), image: c.Config.Image };
+  return { id: c.Id, name: c.Name.replace(/^\//, ''), network: networkName(c.Config.Labels[LABEL.service]), metricsHostPort: Number(published ?? 0), image: c.Config.Image, state: c.State.Status, ports: c.Config.Labels[LABEL.ports] ?? '' };
 }
 
 /** Waits until the runtime API answers at all (a started or restarted proxy). */

@@ -1,0 +1,87 @@
+// The proxy as a deploy sees it: the proxy spec and routings a DeploySpec asks for, the proxy image made present on
+// the engine (pulled only when missing, never for the local stack's own image), and what the deploy must do with the
+// proxy before it starts the new version: reuse it, create it (a first deploy: a busy host port fails here, before
+// anything is stopped), or replace it after the gate (the service's ports change, or the serving version was deployed
+// before the proxy and holds the ports itself: a one-time gap, said so).
+import type Docker from 'dockerode';
+import { MagicError } from '../../../kernel/io/errors';
+import { ProxyPort, RoutedServer, Routing } from '../proxy/config';
+import { ProxyError, ProxyInfo, ProxySpec, ensureProxy, formatPorts, inspectProxy } from '../proxy/proxy';
+import { DeploySpec } from './spec';
+
+/** The weight of the version that takes all requests; 0 is a version that takes none (the old one, draining). */
+export const FULL_WEIGHT = 100;
+
+export type ProxyPlan =
+  /** No published ports: no proxy, the versions are swapped directly. */
+  | { kind: 'none' }
+  /** The proxy runs (or is created now) with the service's ports. */
+  | { kind: 'ready'; proxy: ProxyInfo }
+  /** The proxy must take the ports after the gate: `holder` is what holds them now (a pre-proxy version or an old proxy). */
+  | { kind: 'replace'; why: string; oldProxy: ProxyInfo | undefined; legacyHolder: Docker.ContainerInfo | undefined };
+
+export function proxyPorts(spec: DeploySpec): ProxyPort[] {
+  return spec.ports.map((p) => ({ ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}), host: p.host, container: p.container }));
+}
+
+export function proxySpecOf(spec: DeploySpec): ProxySpec {
+  return { service: spec.service, ports: proxyPorts(spec), image: spec.proxyImage, mode: 'http', check: checkOf(spec), drainSeconds: Math.max(1, Math.round(spec.drainMs / 1000)) };
+}
+
+function checkOf(spec: DeploySpec): Routing['check'] {
+  return spec.gate.kind === 'url' ? { kind: 'http', path: spec.gate.path } : { kind: 'tcp' };
+}
+
+/** The routing that sends every request to `serving`, keeping the others (at weight 0) known to the proxy. */
+export function routingFor(spec: DeploySpec, serving: RoutedServer, others: RoutedServer[]): Routing {
+  return {
+    service: spec.service,
+    ports: proxyPorts(spec),
+    servers: [{ ...serving, weight: FULL_WEIGHT }, ...others.filter((o) => o.container !== serving.container).map((o) => ({ ...o, weight: 0 }))],
+    mode: 'http',
+    check: checkOf(spec),
+    drainSeconds: Math.max(1, Math.round(spec.drainMs / 1000)),
+  };
+}
+
+/** The proxy image on the engine: pulled when missing (a user's engine reaches a registry); a clear error otherwise. */
+export async function ensureProxyImage(docker: Docker, image: string): Promise<void> {
+  try {
+    await docker.getImage(image).inspect();
+    return;
+  } catch {
+    // not there: pull it
+  }
+  try {
+    const stream = await docker.pull(image);
+    await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve())));
+  } catch (e) {
+    throw new MagicError(`the proxy image ${image} is not on the engine and could not be pulled: ${(e as Error).message.split('\n')[0]}`, 'pull it on the engine, or name an image it has with --proxy-image or OPSBOOK_PROXY_IMAGE');
+  }
+}
+
+/** Whether a running container publishes host ports itself (a version deployed before the proxy). */
+function publishesPorts(c: Docker.ContainerInfo): boolean {
+  return (c.Ports ?? []).some((p) => p.PublicPort !== undefined && p.PublicPort > 0);
+}
+
+/** What to do with the proxy before the new version starts; `old` is the serving version, if any. */
+export async function planProxy(docker: Docker, spec: DeploySpec, old: Docker.ContainerInfo | undefined): Promise<ProxyPlan> {
+  if (spec.ports.length === 0) return { kind: 'none' };
+  const existing = await inspectProxy(docker, spec.service);
+  const wanted = formatPorts(proxyPorts(spec));
+  if (existing && existing.ports !== wanted) return { kind: 'replace', why: `the service's ports change from ${existing.ports} to ${wanted}`, oldProxy: existing, legacyHolder: undefined };
+  if (!existing && old && publishesPorts(old)) return { kind: 'replace', why: `${old.Names[0]?.replace(/^\//, '')} was deployed before the proxy and publishes the ports itself`, oldProxy: undefined, legacyHolder: old };
+  return { kind: 'ready', proxy: existing ?? (await createProxy(docker, spec)) };
+}
+
+/** Creates (or starts) the service's proxy; a host port held by another process is a MagicError. */
+export async function createProxy(docker: Docker, spec: DeploySpec): Promise<ProxyInfo> {
+  await ensureProxyImage(docker, spec.proxyImage);
+  try {
+    return await ensureProxy(docker, proxySpecOf(spec));
+  } catch (e) {
+    if (e instanceof ProxyError) throw new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} refused: ${e.message}`, 'free the port, or publish the service on another one (-p HOST:CONTAINER); nothing was changed');
+    throw e;
+  }
+}

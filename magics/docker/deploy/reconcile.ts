@@ -1,0 +1,92 @@
+// Puts a service back into one consistent state after a deploy that did not finish (its kernel was killed at any
+// step): exactly one version routed and running, every other version stopped, candidates that never served removed,
+// the proxy running the configuration its file holds. The proxy's configuration is the record of which version
+// serves; what the dead deploy did before or after writing it decides nothing else. Run by the next deploy or
+// rollback when it takes over a dead kernel's lock, and by %deploy --cleanup.
+import type Docker from 'dockerode';
+import { containerName } from '../engine/containers';
+import { LABEL } from '../engine/labels';
+import { currentRouting, inspectProxy, switchTo } from '../proxy/proxy';
+import { DeployRecord, listRecords, writeRecord } from './audit';
+import { STOP_TIMEOUT_S, isCandidate, removeQuietly, routeName, routedServers, servingWithoutProxy, versions } from './service';
+
+/** The version to route when the routed one is gone: the newest running version that ever served, else the newest stopped one. */
+function fallback(all: Docker.ContainerInfo[]): Docker.ContainerInfo | undefined {
+  return all.find((c) => c.State === 'running' && !isCandidate(c)) ?? all.find((c) => c.State !== 'running' && !isCandidate(c));
+}
+
+/**
+ * Makes the service consistent; returns what it did, one line each (empty when it was already). `deadDeployId` is
+ * the deploy whose kernel died, if known: its "started" audit record is completed as killed.
+ */
+export async function reconcile(docker: Docker, service: string, deadDeployId?: string): Promise<string[]> {
+  const done: string[] = [];
+  const proxy = await inspectProxy(docker, service);
+  let all = await versions(docker, service);
+  if (!proxy) {
+    // a service without ports has no proxy: a candidate never served, and the newest version must run
+    for (const c of all.filter(isCandidate)) {
+      await removeQuietly(docker.getContainer(c.Id));
+      done.push(`removed ${containerName(c)}, a new version that never served`);
+    }
+    if (!(await servingWithoutProxy(docker, service))) {
+      const stopped = fallback(all.filter((c) => !isCandidate(c)));
+      if (stopped) {
+        await docker.getContainer(stopped.Id).start();
+        done.push(`nothing was serving ${service}: started ${containerName(stopped)} again`);
+      }
+    }
+  } else {
+    if (proxy.state !== 'running') {
+      await docker.getContainer(proxy.id).start();
+      done.push(`started the proxy ${proxy.name} again (it routes as its configuration says)`);
+    }
+    const routing = await currentRouting(docker, service);
+    const routed = new Set(routedServers(routing).map((s) => s.container));
+    let serving = all.filter((c) => routed.has(routeName(c)));
+    if (!serving.some((c) => c.State === 'running')) {
+      const next = serving.find((c) => !isCandidate(c)) ?? fallback(all);
+      if (next && routing) {
+        if (next.State !== 'running') await docker.getContainer(next.Id).start();
+        const version = next.Labels[LABEL.version] ?? '';
+        await switchTo(docker, { ...routing, servers: [{ container: routeName(next), version, weight: 1 }] });
+        done.push(`nothing running was routed: ${containerName(next)} serves ${service} again`);
+        serving = [next];
+      }
+    } else if (routing) {
+      // the file may be newer than the running worker (killed between writing it and the reload): load it
+      await switchTo(docker, routing);
+    }
+    const servingIds = new Set(serving.map((c) => c.Id));
+    for (const c of serving) {
+      const container = docker.getContainer(c.Id);
+      await container.update({ RestartPolicy: { Name: 'unless-stopped' } }).catch(() => undefined);
+      if (isCandidate(c)) {
+        await container.rename({ name: routeName(c) });
+        done.push(`${containerName(c)} serves: renamed ${routeName(c)}`);
+      }
+    }
+    all = await versions(docker, service);
+    for (const c of all.filter((v) => !servingIds.has(v.Id))) {
+      if (isCandidate(c)) {
+        await removeQuietly(docker.getContainer(c.Id));
+        done.push(`removed ${containerName(c)}, a new version that never served`);
+      } else if (c.State === 'running') {
+        const container = docker.getContainer(c.Id);
+        await container.update({ RestartPolicy: { Name: 'no' } }).catch(() => undefined);
+        await container.stop({ t: STOP_TIMEOUT_S }).catch(() => undefined);
+        done.push(`stopped ${containerName(c)}, an old version the proxy no longer routes to (kept for %rollback)`);
+      }
+    }
+  }
+  if (deadDeployId) await completeKilledRecord(docker, service, deadDeployId, done);
+  return done;
+}
+
+/** The dead deploy's "started" record says it was killed, and what the recovery did. */
+async function completeKilledRecord(docker: Docker, service: string, deployId: string, done: string[]): Promise<void> {
+  const record: DeployRecord | undefined = (await listRecords(docker, service).catch(() => [])).find((r) => r.deployId === deployId);
+  if (!record || record.outcome !== 'started') return;
+  const what = done.length > 0 ? `; recovered: ${done.join('; ')}` : '; nothing needed recovering';
+  await writeRecord(docker, { ...record, outcome: `killed: its kernel died during the ${record.kind}${what}` }).catch(() => undefined);
+}
