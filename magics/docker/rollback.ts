@@ -1,6 +1,7 @@
 // %rollback <service> [--to <image>]: deploys the version the serving one replaced (or --to an image) with the same
 // ports, environment, secrets and health gate, through the same health-gated cutover as %deploy.
-import { MagicError } from '../../kernel/io/errors';
+import type Docker from 'dockerode';
+import { MagicError, UsageError } from '../../kernel/io/errors';
 import type { Magic } from '../registry';
 import type { DockerConnection } from './engine/connection';
 import { confirmDeploy } from './deploy/confirm';
@@ -9,6 +10,20 @@ import { DeployRun, withDeployRun } from './deploy/run';
 import { localImageId, serving } from './deploy/service';
 import { DEFAULT_WAIT_MS, durationMs, isProtected, rollbackSpecOf } from './deploy/spec';
 import { LABEL } from './engine/labels';
+
+/**
+ * The image the serving version replaced: its reference (`shop/api:1`, what the record then shows) while that still
+ * names the same image, else the image id (the tag was moved to another build since).
+ */
+async function previousVersion(docker: Docker, labels: Record<string, string>): Promise<string | undefined> {
+  const id = labels[LABEL.previousImage];
+  const ref = labels[LABEL.previousRef];
+  if (ref && id) {
+    const refId = await docker.getImage(ref).inspect().then((i) => i.Id, () => undefined);
+    if (refId === id) return ref;
+  }
+  return id || undefined;
+}
 
 export function rollbackMagic(connection: DockerConnection, env: NodeJS.ProcessEnv = process.env): Magic {
   return {
@@ -24,12 +39,13 @@ export function rollbackMagic(connection: DockerConnection, env: NodeJS.ProcessE
     ],
     run: async (call) => {
       const service = call.args.rest;
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(service)) throw new UsageError(`%rollback: "${service}" is not a service name (letters, digits, _ . -)`);
       const { docker } = await connection.engine();
       const current = await serving(docker, service);
       if (!current) throw new MagicError(`nothing is serving ${service}`, `%ps --all --filter service=${service} shows its containers`);
       const info = await docker.getContainer(current.Id).inspect();
       const labels = info.Config.Labels ?? {};
-      const target = typeof call.args.options.to === 'string' ? call.args.options.to : labels[LABEL.previousImage];
+      const target = typeof call.args.options.to === 'string' ? call.args.options.to : await previousVersion(docker, labels);
       if (!target) throw new MagicError(`${service} has no previous version to go back to`, 'pass --to <image>');
       const spec = rollbackSpecOf(service, target, labels, info.Config.Env ?? [], durationMs(call.args.options.wait, DEFAULT_WAIT_MS, '--wait'), env);
       if (call.args.options.confirm === true || isProtected(service, env)) await confirmDeploy(call, spec);

@@ -137,6 +137,9 @@ describeDocker('%deploy against a real Docker engine', () => {
     expect((await get(port)).body).toContain('1');
     const h = await k.client.execute(`const h = %history ${SERVICE}\nh.map((x) => x.kind + ' ' + x.outcome.split(':')[0])`);
     expect(valueOf(h.outputs)).toBe("[ 'rollback rolled back', 'deploy failed', 'deploy deployed', 'deploy deployed' ]");
+    // the rollback is recorded (and shown) with the tag it went back to, not the image id
+    const image = await k.client.execute(`h[0].image`);
+    expect(valueOf(image.outputs)).toBe(`'${images.v1}'`);
     // the same outcomes in the kernel's metrics
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     expect(metrics).toContain(`opsbook_deploys_total{service="${SERVICE}",outcome="deployed"} 2`);

@@ -55,11 +55,12 @@ function keptText(old: Version | undefined): string {
 }
 
 /** 1. The new version next to the old one, on the service's network, publishing nothing. */
-async function startCandidate(run: DeployRun, plan: ProxyPlan): Promise<{ container: Docker.Container; route: RoutedServer }> {
+async function startCandidate(run: DeployRun, plan: ProxyPlan, old: Version | undefined): Promise<{ container: Docker.Container; route: RoutedServer }> {
   const { docker, spec, deployId } = run;
   run.step('starting the new version next to the old one');
   const route: RoutedServer = { container: `${spec.service}-${deployId}`, version: versionOf(spec.image), weight: FULL_WEIGHT };
   const options = versionOptions(spec, `${route.container}${CANDIDATE_SUFFIX}`, deployId, run.previousImage);
+  if (old) (options.Labels ??= {})[LABEL.previousRef] = old.image;
   if (plan.kind !== 'none') options.NetworkingConfig = { EndpointsConfig: { [networkName(spec.service)]: { Aliases: [route.container] } } };
   // a proxy that is still to come (replace plan) has no network yet: the candidate needs it now
   if (plan.kind === 'replace') await ensureNetwork(docker, spec.service);
@@ -183,7 +184,7 @@ export async function cutover(run: DeployRun, bound: boolean): Promise<DeployRes
   run.previousImage = current?.ImageID ?? '';
   run.step('preparing the proxy');
   const plan = await planProxy(docker, spec, current);
-  const candidate = await startCandidate(run, plan);
+  const candidate = await startCandidate(run, plan, old);
   await gate(run, candidate.container, old, plan);
   const gated = Date.now();
   let gapMs: number | undefined;

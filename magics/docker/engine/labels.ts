@@ -16,6 +16,8 @@ export const LABEL = {
   deployedAt: 'opsbook.deployed-at',
   /** Image id (sha256:...) of the version this deploy replaced, if any. */
   previousImage: 'opsbook.previous-image',
+  /** The image reference (`shop/api:1`) of the version this deploy replaced, if any: what %rollback shows and uses. */
+  previousRef: 'opsbook.previous-ref',
   /** Deploy id (a short random id) shared by the container and the audit line. */
   deployId: 'opsbook.deploy-id',
   /** The container ports the service publishes, as given: "8080:80,8443:443". */
