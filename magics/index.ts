@@ -29,14 +29,15 @@ export function createMagics(env: NodeJS.ProcessEnv = process.env): Magics {
   registry.register(configMagic(config));
   registry.register(prometheusMagic(config));
   registry.register(promqlMagic(config, undefined, env));
+  // every Docker magic reports an engine lost mid-work as one line (DockerConnection.guard)
   const docker = new DockerConnection(config, env);
   registry.register(dockerMagic(config, docker));
-  registry.register(buildMagic(docker, env));
-  registry.register(psMagic(docker));
-  registry.register(logsMagic(docker));
-  registry.register(stopMagic(docker));
-  registry.register(deployMagic(docker, env));
-  registry.register(rollbackMagic(docker, env));
-  registry.register(historyMagic(docker));
+  registry.register(docker.guard(buildMagic(docker, env)));
+  registry.register(docker.guard(psMagic(docker)));
+  registry.register(docker.guard(logsMagic(docker)));
+  registry.register(docker.guard(stopMagic(docker)));
+  registry.register(docker.guard(deployMagic(docker, env)));
+  registry.register(docker.guard(rollbackMagic(docker, env)));
+  registry.register(docker.guard(historyMagic(docker)));
   return { registry, config };
 }

@@ -12,22 +12,11 @@ import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import type { DockerConnection } from './engine/connection';
 import { BuildEvent, BuildProgress } from './build/progress';
-import { BuildDisplay, FAILURE_LOG_LINES, whereText } from './build/display';
+import { BuildDisplay, BuildResult, FAILURE_LOG_LINES, whereText } from './build/display';
+
+export type { BuildResult };
 import { packContext } from './build/context';
 import { masker, secretRefs } from '../lib/secrets';
-
-/** What `const img = %build ...` binds. */
-export interface BuildResult {
-  id: string;
-  tags: string[];
-  size: number;
-  layers: number;
-  durationMs: number;
-  steps: number;
-  cacheHits: number;
-  contextFiles: number;
-  contextBytes: number;
-}
 
 function pairs(values: unknown, option: string): Array<[string, string]> {
   if (!Array.isArray(values)) return [];

@@ -200,3 +200,20 @@ test("a container's multiplexed log bytes become lines, stderr marked; a TTY con
   // a line the engine split over two frames stays one line; a last line without newline is kept
   expect(demuxLines(Buffer.concat([frame(1, 'listening on '), frame(1, ':8080\nbye')]))).toEqual(['listening on :8080', 'bye']);
 });
+
+test('an engine lost after it answered once is one line naming it, and is pinged again next time; other errors pass', async () => {
+  const { DockerConnection } = await import('../../magics/docker/engine/connection');
+  const { NotebookConfig } = await import('../../magics/lib/notebook-config');
+  const connection = new DockerConnection(new NotebookConfig({ DOCKER_HOST: 'tcp://127.0.0.1:2999' }), { DOCKER_HOST: 'tcp://127.0.0.1:2999' });
+  const forget = jest.spyOn(connection, 'forget');
+  const failing = (error: Error) => connection.guard({ name: 'x', summary: '', kind: 'line', options: [], run: async () => { throw error; } });
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:2999'), { code: 'ECONNREFUSED' });
+  const call = {} as Parameters<ReturnType<typeof failing>['run']>[0];
+  await expect(failing(refused).run(call)).rejects.toThrow(new MagicError('cannot connect to the Docker engine at tcp://127.0.0.1:2999 (connection refused)'));
+  expect(forget).toHaveBeenCalledTimes(1);
+  const other = new Error('(HTTP code 409) conflict - name in use');
+  await expect(failing(other).run(call)).rejects.toBe(other);
+  const expected = new MagicError('image x is not on the engine');
+  await expect(failing(expected).run(call)).rejects.toBe(expected);
+  expect(forget).toHaveBeenCalledTimes(1);
+});

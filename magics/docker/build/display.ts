@@ -4,8 +4,20 @@
 // the interruption. Nothing updates it after the outcome, so a late progress event cannot bring a progress line back.
 import type { DisplayHandle, Io } from '../../../kernel/io/io';
 import { escapeHtml } from '../../../kernel/io/html';
-import type { BuildResult } from '../build';
 import type { BuildProgress } from './progress';
+
+/** What `const img = %build ...` binds. */
+export interface BuildResult {
+  id: string;
+  tags: string[];
+  size: number;
+  layers: number;
+  durationMs: number;
+  steps: number;
+  cacheHits: number;
+  contextFiles: number;
+  contextBytes: number;
+}
 
 const PROGRESS_EVERY_MS = 250;
 /** Log lines a failure shows (the display folds them under its line, the error carries them as its hint). */

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
-import { MagicError } from '../../../kernel/io/errors';
+import { MagicError, isExpectedError } from '../../../kernel/io/errors';
+import type { Magic } from '../../registry';
 import type { NotebookConfig } from '../../lib/notebook-config';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -128,4 +129,27 @@ export class DockerConnection {
   forget(): void {
     for (const c of this.clients.values()) c.alive = false;
   }
+
+  /**
+   * The magic, with an engine lost after it once answered (dockerd stopped, the connection cut) reported as the one
+   * line an unreachable engine gets, and pinged again on the next use; other errors pass as they are.
+   */
+  guard(magic: Magic): Magic {
+    return {
+      ...magic,
+      run: async (call) => {
+        try {
+          return await magic.run(call);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code ?? '';
+          if (isExpectedError(e) || !LOST_CONNECTION.test(`${code} ${(e as Error).message}`)) throw e;
+          this.forget();
+          throw unreachable(dockerTarget(this.config.docker().host, this.env), e as NodeJS.ErrnoException);
+        }
+      },
+    };
+  }
 }
+
+/** Errors that mean the engine went away mid-work, not that it refused a request. */
+const LOST_CONNECTION = /ECONNREFUSED|ECONNRESET|EPIPE|ENOENT.*\.sock|socket hang up|ETIMEDOUT/;
