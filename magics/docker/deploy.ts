@@ -7,7 +7,7 @@ import type { DockerConnection } from './engine/connection';
 import { cleanupService } from './deploy/cleanup';
 import { confirmDeploy } from './deploy/confirm';
 import { cutover } from './deploy/cutover';
-import { DeployRun, withDeployRun } from './deploy/run';
+import { DeployRun, recordRefused, withDeployRun } from './deploy/run';
 import { localImageId } from './deploy/service';
 import { DEFAULT_KEEP, DEFAULT_PROXY_IMAGE, deploySpecOf, isProtected, keepOption, planText } from './deploy/spec';
 import { requireManager } from './deploy/swarm';
@@ -67,7 +67,9 @@ export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv
       if (o.confirm === true || isProtected(spec.service, env)) await confirmDeploy(call, spec);
       const { docker, target } = await connection.engine();
       if (o.swarm === true) await requireManager(docker, target.shown);
-      const run = new DeployRun(docker, call.io, spec, await localImageId(docker, spec.image), o.swarm === true ? 'deploy (swarm)' : spec.kind);
+      const kind = o.swarm === true ? 'deploy (swarm)' : spec.kind;
+      const imageId = await localImageId(docker, spec.image).catch((e: Error) => recordRefused(docker, call.io, spec, kind, e));
+      const run = new DeployRun(docker, call.io, spec, imageId, kind);
       const replicas = typeof o.replicas === 'number' ? o.replicas : 1;
       return withDeployRun(run, () => (o.swarm === true ? swarmUpdate(run, replicas, call.bound) : cutover(run, call.bound)));
     },

@@ -6,7 +6,7 @@ import type { Magic } from '../registry';
 import type { DockerConnection } from './engine/connection';
 import { confirmDeploy } from './deploy/confirm';
 import { cutover } from './deploy/cutover';
-import { DeployRun, withDeployRun } from './deploy/run';
+import { DeployRun, recordRefused, withDeployRun } from './deploy/run';
 import { localImageId, serving } from './deploy/service';
 import { DEFAULT_WAIT_MS, durationMs, isProtected, rollbackSpecOf } from './deploy/spec';
 import { LABEL } from './engine/labels';
@@ -49,7 +49,8 @@ export function rollbackMagic(connection: DockerConnection, env: NodeJS.ProcessE
       if (!target) throw new MagicError(`${service} has no previous version to go back to`, 'pass --to <image>');
       const spec = rollbackSpecOf(service, target, labels, info.Config.Env ?? [], durationMs(call.args.options.wait, DEFAULT_WAIT_MS, '--wait'), env);
       if (call.args.options.confirm === true || isProtected(service, env)) await confirmDeploy(call, spec);
-      const run = new DeployRun(docker, call.io, spec, await localImageId(docker, spec.image));
+      const imageId = await localImageId(docker, spec.image).catch((e: Error) => recordRefused(docker, call.io, spec, spec.kind, e));
+      const run = new DeployRun(docker, call.io, spec, imageId);
       return withDeployRun(run, () => cutover(run, call.bound));
     },
   };

@@ -224,4 +224,16 @@ describeDocker('%deploy against a real Docker engine', () => {
     expect((await get(port)).status).toBe(200);
     expect(valueOf((await k.client.execute(`%deploy --cleanup --name ${SERVICE}`)).outputs)).toBe(`nothing to clean up for ${SERVICE}`);
   });
+
+  test('a deploy refused before it starts (its image is not on the engine, the lock is held) is in %history too', async () => {
+    const missing = await deploy(`opsbook-test/api:never-built-${process.pid}`);
+    expect(missing.reply.content.ename).toBe('MagicError');
+    expect(String(missing.reply.content.evalue)).toBe(`image opsbook-test/api:never-built-${process.pid} is not on the engine`);
+    const h = await k.client.execute(`const all = %history ${SERVICE} --limit 50\nall.map((x) => x.outcome.split(':')[0]).join(',')`);
+    const outcomes = (valueOf(h.outputs) ?? '').replace(/'/g, '').split(',');
+    expect(outcomes[0]).toBe('refused'); // the missing image, newest
+    expect(outcomes.filter((o) => o === 'refused').length).toBe(2); // and the deploy the live lock holder refused
+    expect(outcomes).toContain('killed'); // the deploy whose kernel was SIGKILLed, completed by the recovery
+    expect(outcomes).not.toContain('started');
+  });
 });

@@ -10,6 +10,7 @@ import type Docker from 'dockerode';
 import type { DisplayHandle, Io } from '../../../kernel/io/io';
 import { escapeHtml } from '../../../kernel/io/html';
 import { masker } from '../../lib/secrets';
+import { serviceFilter } from '../engine/labels';
 import { DeployRecord, auditLine, listRecords, restoredAfterMs, writeRecord } from './audit';
 import { HeldLock, acquireLock } from './lock';
 import { reconcile } from './reconcile';
@@ -155,6 +156,16 @@ export class DeployRun {
     const why = this.io.signal.aborted ? 'interrupted' : (e as Error).message;
     await this.record(`failed: ${why}`, {}).catch(() => undefined);
   }
+}
+
+/**
+ * A deploy refused before it could start (its image is not on the engine): recorded all the same, so %history shows
+ * every attempt, when the engine has any image of the service to hold the record; then the error goes on.
+ */
+export async function recordRefused(docker: Docker, io: Io, spec: DeploySpec, kind: string, error: Error): Promise<never> {
+  const anyImage = (await docker.listContainers({ all: true, filters: serviceFilter(spec.service) }).catch(() => []))[0]?.ImageID;
+  if (anyImage) await new DeployRun(docker, io, spec, anyImage, kind).record(`refused: ${error.message}`, {}).catch(() => undefined);
+  throw error;
 }
 
 /** Runs `work` inside a run that holds the service's lock, releasing it whatever happens. */
