@@ -29,6 +29,8 @@ export interface LoopStats {
   failed: number;
   /** The distinct bodies of the 200 answers (trimmed): which versions answered. */
   bodies: Set<string>;
+  /** When (Date.now()) each body was first answered: the moment a new version started serving. */
+  firstAt: Map<string, number>;
 }
 
 export interface LoopOptions {
@@ -57,7 +59,7 @@ export function requestLoop(port: number, options: LoopOptions = {}): RequestLoo
   const pauseMs = options.pauseMs ?? 5;
   const maxRequests = options.maxRequests ?? 200_000;
   const deadline = Date.now() + (options.maxMs ?? 600_000);
-  const stats: LoopStats = { total: 0, failed: 0, bodies: new Set<string>() };
+  const stats: LoopStats = { total: 0, failed: 0, bodies: new Set<string>(), firstAt: new Map<string, number>() };
   let running = true;
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   const wake = (): void => {
@@ -73,7 +75,11 @@ export function requestLoop(port: number, options: LoopOptions = {}): RequestLoo
       const r = await get(port, options.path ?? '/', options.timeoutMs ?? 5000);
       stats.total += 1;
       if (r.status !== 200) stats.failed += 1;
-      else stats.bodies.add(r.body.trim());
+      else {
+        const body = r.body.trim();
+        stats.bodies.add(body);
+        if (!stats.firstAt.has(body)) stats.firstAt.set(body, Date.now());
+      }
       wake();
       if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
