@@ -1,5 +1,7 @@
 // Prometheus and the Pushgateway as the local stack and the tests run them (Debian's binaries, never the packaged
-// services): the one writer of prometheus.yml and the two command lines, for startServer() in ./server.
+// services): the one writer of prometheus.yml and the two command lines, for startServer() in ./server. Besides static
+// jobs, prometheus.yml can discover the proxies opsbook puts in front of deployed services through the Docker socket
+// (docker_sd_configs, in Prometheus since 2.20) and scrape HAProxy's own exporter on each, labelled by version.
 import { stringify } from 'yaml';
 import type { ServerCommand } from './server';
 
@@ -16,23 +18,69 @@ export interface ScrapeJob {
   honorLabels?: boolean;
 }
 
+/** The proxies of deployed services, found through the engine's socket. */
+export interface ProxyScrapeJob {
+  name: string;
+  /** The engine Prometheus asks, e.g. "unix:///var/run/docker.sock" (the proxies' published ports must be local). */
+  dockerHost: string;
+  /** How often the container list is refreshed, e.g. "2s": a proxy created by a deploy is scraped within it. */
+  refreshInterval: string;
+}
+
+/** The label on the proxy container a deploy creates (the rest is in magics/docker/proxy/proxy.ts). */
+export const PROXY_ROLE_LABEL = 'opsbook.role=proxy';
+
 export interface PrometheusConfig {
   /** Scrape interval, scrape timeout and rule evaluation interval, e.g. "2s". */
   interval: string;
   jobs: ScrapeJob[];
+  /** Scrape every opsbook proxy on the engine (HAProxy's promex /metrics). */
+  proxies?: ProxyScrapeJob;
   /** A comment line at the top of the file (who wrote it). */
   comment?: string;
 }
 
-/** prometheus.yml: one global interval, one static job per entry. */
+/**
+ * The scrape job of the proxies. Docker SD makes one target per published port of each container labelled
+ * opsbook.role=proxy. A proxy publishes the service's ports as HOST:HOST (each frontend binds the host port inside
+ * the proxy too) and its metrics frontend on an engine-picked port of 127.0.0.1, so the metrics target is the one
+ * whose public port differs from its private port (dropequal, Prometheus ≥ 2.41); it is scraped on
+ * 127.0.0.1:<public port>. Targets get service (the container's opsbook.service label) and container. Each series of
+ * a server gets version: promex names it server="<version>:<container>" (see serverName in magics/docker/proxy/
+ * config.ts), so `sum by (version) (rate(haproxy_server_http_responses_total[20s]))` tells versions apart.
+ */
+function proxyJob(job: ProxyScrapeJob): Record<string, unknown> {
+  return {
+    job_name: job.name,
+    metrics_path: '/metrics',
+    docker_sd_configs: [{ host: job.dockerHost, refresh_interval: job.refreshInterval, filters: [{ name: 'label', values: [PROXY_ROLE_LABEL] }] }],
+    relabel_configs: [
+      // exposed but unpublished ports have no public port: nothing to scrape from the host
+      { source_labels: ['__meta_docker_port_public'], regex: '', action: 'drop' },
+      // the service's own ports (HOST:HOST) go; the metrics port (engine-picked public port) stays
+      { source_labels: ['__meta_docker_port_private'], target_label: '__meta_docker_port_public', action: 'dropequal' },
+      { source_labels: ['__meta_docker_port_public'], target_label: '__address__', replacement: '127.0.0.1:$1' },
+      { source_labels: ['__meta_docker_container_label_opsbook_service'], target_label: 'service' },
+      { source_labels: ['__meta_docker_container_name'], regex: '/?(.*)', target_label: 'container' },
+    ],
+    metric_relabel_configs: [
+      { source_labels: ['server'], regex: '([^:]+):.+', target_label: 'version', replacement: '$1' },
+    ],
+  };
+}
+
+/** prometheus.yml: one global interval, one static job per entry, and the proxies' job when asked for. */
 export function prometheusConfig(config: PrometheusConfig): string {
   const document = {
     global: { scrape_interval: config.interval, scrape_timeout: config.interval, evaluation_interval: config.interval },
-    scrape_configs: config.jobs.map((job) => ({
-      job_name: job.name,
-      ...(job.honorLabels ? { honor_labels: true } : {}),
-      static_configs: [{ targets: job.targets }],
-    })),
+    scrape_configs: [
+      ...config.jobs.map((job) => ({
+        job_name: job.name,
+        ...(job.honorLabels ? { honor_labels: true } : {}),
+        static_configs: [{ targets: job.targets }],
+      })),
+      ...(config.proxies ? [proxyJob(config.proxies)] : []),
+    ],
   };
   return `${config.comment ? `# ${config.comment}\n` : ''}${stringify(document)}`;
 }

@@ -1,8 +1,10 @@
 // The local stack the runbook notebooks and the demo run against, all on 127.0.0.1: the Docker engine (dockerd
-// started when root and nothing answers), the local base images (`docker import`, never a pull), a Pushgateway and
-// a Prometheus on free ports with their own config and data under a state folder. Prometheus scrapes itself, the
-// Pushgateway (honor_labels) and the sample app on the port the stack picks for it, every 2 s, so a runbook sees
-// its traffic within seconds. The state (pids, ports, folders, whether dockerd was ours) is a JSON file, so `up`
+// started when root and nothing answers), the local base images and the proxy image opsbook/haproxy:local (`docker
+// import`, never a pull), a Pushgateway and a Prometheus on free ports with their own config and data under a state
+// folder. Prometheus scrapes itself, the Pushgateway (honor_labels), the sample app on the port the stack picks for it
+// (through the service's proxy once deployed), and HAProxy's own metrics on every opsbook proxy of the engine
+// (discovered through the Docker socket, labelled service and version), every 2 s, so a runbook sees its traffic
+// within seconds. The state (pids, ports, folders, whether dockerd was ours) is a JSON file, so `up`
 // reuses what still runs and `down` stops exactly what `up` started.
 //   node dist/notebooks/stack/stack.js up|down|status     (state: $OPSBOOK_STACK_DIR, else $XDG_STATE_HOME/opsbook;
 //   the demo service: $OPSBOOK_SERVICE, else the recorded one, else opsbook-demo)
@@ -15,6 +17,7 @@ import { ensureBaseImages } from './base-images';
 import { docker } from './commands';
 import { DOCKERD_BIN, ensureDocker } from './engine';
 import { PROMETHEUS_BIN, PUSHGATEWAY_BIN, prometheusCommand, prometheusConfig, pushgatewayCommand } from './prometheus';
+import { PROXY_IMAGE, ensureProxyImage } from './proxy-image';
 import { prepareSampleApp } from './sample-app';
 import { ServerCommand, httpStatus, isOurProcess, startServer, stopPid } from './server';
 
@@ -22,6 +25,8 @@ import { ServerCommand, httpStatus, isOurProcess, startServer, stopPid } from '.
 export const DEMO_SERVICE = 'opsbook-demo';
 /** How often Prometheus scrapes: short, so a runbook sees the traffic it just made. */
 export const SCRAPE_INTERVAL = '2s';
+/** The Prometheus job of the proxies' own metrics (haproxy_server_* with service and version labels). */
+export const PROXY_JOB = 'opsbook-proxy';
 const STATE_VERSION = 1;
 const DOCKERD_STOP_TIMEOUT_MS = 30_000;
 
@@ -97,20 +102,24 @@ export function writeState(state: StackState): void {
   renameSync(`${file}.tmp`, file);
 }
 
-/** The `export ...` line for a shell: PROMETHEUS_URL, OPSBOOK_PUSHGATEWAY_URL, OPSBOOK_APP_PORT, OPSBOOK_SERVICE. */
+/**
+ * The `export ...` line for a shell: PROMETHEUS_URL, OPSBOOK_PUSHGATEWAY_URL, OPSBOOK_APP_PORT, OPSBOOK_SERVICE, and
+ * OPSBOOK_PROXY_IMAGE (the local proxy image, which %deploy uses instead of pulling haproxy).
+ */
 export function exportLine(state: StackState): string {
   const vars: Array<[string, string | undefined]> = [
     ['PROMETHEUS_URL', state.prometheus?.url],
     ['OPSBOOK_PUSHGATEWAY_URL', state.pushgateway?.url],
     ['OPSBOOK_APP_PORT', String(state.appPort)],
     ['OPSBOOK_SERVICE', state.service],
+    ['OPSBOOK_PROXY_IMAGE', PROXY_IMAGE],
   ];
   return `export ${vars.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join(' ')}`;
 }
 
-/** The environment the notebooks read their parameter defaults from. */
+/** The environment the notebooks read their parameter defaults from, and the proxy image their deploys use. */
 export function notebookEnv(state: StackState): Record<string, string> {
-  const env: Record<string, string> = { OPSBOOK_APP_PORT: String(state.appPort), OPSBOOK_SERVICE: state.service };
+  const env: Record<string, string> = { OPSBOOK_APP_PORT: String(state.appPort), OPSBOOK_SERVICE: state.service, OPSBOOK_PROXY_IMAGE: PROXY_IMAGE };
   if (state.prometheus) env.PROMETHEUS_URL = state.prometheus.url;
   if (state.pushgateway) env.OPSBOOK_PUSHGATEWAY_URL = state.pushgateway.url;
   return env;
@@ -133,7 +142,15 @@ function prometheusIn(dir: string): ServerCommand {
   return prometheusCommand({ configFile: prometheusConfigFile(dir), dataDir: path.join(dir, 'prometheus', 'data'), retention: '90d' });
 }
 
-/** prometheus.yml: itself, the Pushgateway (honor_labels: the pushed job/instance labels stay), the sample app. */
+/** The engine Prometheus discovers proxies on: $DOCKER_HOST when it is a unix socket, else the default socket. */
+export function localDockerHost(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_HOST?.startsWith('unix://') ? env.DOCKER_HOST : 'unix:///var/run/docker.sock';
+}
+
+/**
+ * prometheus.yml: itself, the Pushgateway (honor_labels: the pushed job/instance labels stay), the sample app, and
+ * the job `opsbook-proxy`: every opsbook proxy on the engine (HAProxy's exporter; labels service, container, version).
+ */
 function stackPrometheusConfig(ports: { prometheus: number; pushgateway: number; app: number }, interval = SCRAPE_INTERVAL): string {
   return prometheusConfig({
     comment: 'Written by opsbook (notebooks/stack/stack.ts); rewritten by `stack.js up`.',
@@ -143,6 +160,7 @@ function stackPrometheusConfig(ports: { prometheus: number; pushgateway: number;
       { name: 'pushgateway', targets: [`127.0.0.1:${ports.pushgateway}`], honorLabels: true },
       { name: 'sample-app', targets: [`127.0.0.1:${ports.app}`] },
     ],
+    proxies: { name: PROXY_JOB, dockerHost: localDockerHost(), refreshInterval: interval },
   });
 }
 
@@ -214,6 +232,7 @@ export async function upServers(options: ServersOptions = {}): Promise<UpReport>
     lines.push(`prometheus    ${state.prometheus.url}  (started, pid ${state.prometheus.pid}, log ${state.prometheus.log})`);
   }
   lines.push(`              scrapes itself, the pushgateway and the sample app at 127.0.0.1:${state.appPort} every ${SCRAPE_INTERVAL}`);
+  lines.push(`              and every opsbook proxy on the engine (job ${PROXY_JOB}: HAProxy's metrics by service and version)`);
   lines.push(`sample app    deployed by the notebooks to 127.0.0.1:${state.appPort} (service ${state.service})`);
   writeState(state);
   return { state, lines };
@@ -263,6 +282,8 @@ export async function stackUp(options: ServersOptions = {}): Promise<UpReport> {
   writeState({ ...(previous ?? { version: STATE_VERSION, dir, service: options.service ?? DEMO_SERVICE, appPort: options.appPort ?? (await freePort()) }), dir, dockerd });
   const images = await ensureBaseImages();
   lines.push(`base images   ${images.busybox}, ${images.node} (docker import, no registry)`);
+  const proxyImage = await ensureProxyImage();
+  lines.push(`proxy image   ${proxyImage} (Debian's haproxy, docker import; %deploy uses it through OPSBOOK_PROXY_IMAGE)`);
   const context = await prepareSampleApp();
   lines.push(`sample app    build context ${context} (node_modules installed)`);
   const servers = await upServers({ ...options, dir });
@@ -271,6 +292,12 @@ export async function stackUp(options: ServersOptions = {}): Promise<UpReport> {
 
 async function containersOf(service: string): Promise<string[]> {
   const { stdout } = await docker(['ps', '-aq', '--filter', `label=opsbook.service=${service}`], 30_000);
+  return stdout.split('\n').map((id) => id.trim()).filter((id) => id !== '');
+}
+
+/** The service's network (the proxy and its versions sit on it), labelled like its containers. */
+async function networksOf(service: string): Promise<string[]> {
+  const { stdout } = await docker(['network', 'ls', '-q', '--filter', `label=opsbook.service=${service}`], 30_000);
   return stdout.split('\n').map((id) => id.trim()).filter((id) => id !== '');
 }
 
@@ -283,7 +310,9 @@ export async function stackDown(dir = stackDir()): Promise<string[]> {
     try {
       const ids = await containersOf(state.service);
       if (ids.length > 0) await docker(['rm', '-f', '-v', ...ids], 60_000);
-      stopped.push(`containers of ${state.service} (label opsbook.service=${state.service}): ${ids.length} removed`);
+      const networks = await networksOf(state.service);
+      if (networks.length > 0) await docker(['network', 'rm', ...networks], 30_000);
+      stopped.push(`containers of ${state.service} (label opsbook.service=${state.service}, its proxy included): ${ids.length} removed, ${networks.length} network(s)`);
     } catch (error) {
       stopped.push(`containers of ${state.service}: not removed (${(error as Error).message.split('\n')[0]})`);
     }

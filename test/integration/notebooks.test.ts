@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { dockerAvailable, dockerStartable, ensureDocker } from '../../notebooks/stack/engine';
 import { ensureBaseImages } from '../../notebooks/stack/base-images';
+import { ensureProxyImage } from '../../notebooks/stack/proxy-image';
 import { removeByLabel } from '../support/docker';
 import { Jupyter, PYTHON, describeRun, installKernel, isolatedJupyter, removeIsolatedJupyters, run } from '../support/jupyter-env';
 import { CLI, REPO_ROOT } from '../support/kernel-process';
@@ -171,6 +172,8 @@ describeNotebooks('runbook notebooks executed by nbconvert against Docker, Prome
     mkdirSync(outDir);
     await ensureDocker();
     await ensureBaseImages();
+    // the notebooks' deploys put this image in front of the service (notebookEnv sets OPSBOOK_PROXY_IMAGE)
+    await ensureProxyImage();
     await prepareSampleApp();
     stack = (await upServers({ dir: path.join(tmp, 'stack'), service: SERVICE, killOnExit: true })).state;
     jupyter = isolatedJupyter();
@@ -186,13 +189,23 @@ describeNotebooks('runbook notebooks executed by nbconvert against Docker, Prome
     if (timings.length > 0) console.log(`notebook run times: ${timings.join(', ')}`);
   }, 120_000);
 
-  test('deploy-and-monitor: builds, deploys health-gated, charts traffic, refuses the unhealthy version, the old one keeps serving', async () => {
+  test('deploy-and-monitor: builds, deploys 0.9.0 then 1.0.0 health-gated with traffic across (0 failed), charts it from the app and the proxy, refuses the unhealthy version, the old one keeps serving', async () => {
     const nb = await execute(path.join(NOTEBOOKS, 'deploy-and-monitor.ipynb'), 'deploy-and-monitor');
     expect(unexpectedErrors(nb)).toEqual([]);
     expect(notExecuted(nb)).toEqual([]);
     const text = allText(nb);
     expect(text).toContain(`built ${SERVICE}:1.0.0`);
-    expect(text).toMatch(new RegExp(`\\[audit\\] deploy ${SERVICE}:1\\.0\\.0 \\([0-9a-f]{12}\\) to ${SERVICE} by \\S+@\\S+ at \\S+: deployed in [\\d.]+ s, first deploy, cutover gap \\d+ ms`));
+    // nothing served yet: the previous version first, then the release replaces it through the proxy
+    expect(text).toMatch(new RegExp(`\\[audit\\] deploy ${SERVICE}:0\\.9\\.0 \\([0-9a-f]{12}\\) to ${SERVICE} by \\S+@\\S+ at \\S+: deployed in [\\d.]+ s, first deploy`));
+    expect(text).toMatch(new RegExp(`\\[audit\\] deploy ${SERVICE}:1\\.0\\.0 \\([0-9a-f]{12}\\) to ${SERVICE} by \\S+@\\S+ at \\S+: deployed in [\\d.]+ s, previous [0-9a-f]{12}, switched in \\d+ ms with no gap`));
+    // the clients ran across the deploy: both versions answered, not one request failed, and the notebook checked it
+    expect(cellText(cellWith(nb, 'if (sent.failed > 0)'))).toMatch(/\d+ requests across the deploy of 1\.0\.0: 0 failed, 0 refused; versions that answered: 0\.9\.0 then 1\.0\.0/);
+    // the cutover from the proxy's side: requests per version from HAProxy's metrics, the deploy marked
+    const atProxy = figures(cellWith(nb, 'haproxy_server_http_responses_total'));
+    expect(atProxy).toHaveLength(1);
+    expect(atProxy[0].data.map((t) => t.name)).toEqual(expect.arrayContaining(['0.9.0 2xx', '1.0.0 2xx']));
+    expect(points(atProxy[0])).toBeGreaterThanOrEqual(3);
+    expect(atProxy[0].layout.shapes?.map((s) => s.label?.text)).toContain('deployed 1.0.0');
 
     // the unhealthy version: refused in the cell tagged raises-exception, with why, and audited
     const bad = cellWith(nb, ':${badVersion} --name');
@@ -222,10 +235,12 @@ describeNotebooks('runbook notebooks executed by nbconvert against Docker, Prome
     const again = figures(codeCells(nb).filter((c) => sourceOf(c).includes('refused"'))[0]);
     expect(again[0].layout.shapes?.map((s) => s.label?.text)).toEqual(['deployed 1.0.0', '1.0.0-unhealthy refused']);
 
-    // %ps: one running, healthy container of the service, as a table
+    // %ps: one running, healthy version of the service, and its proxy, which publishes the service's port, as a table
     const ps = (cellWith(nb, '%ps --filter').outputs ?? []).find((o) => o.output_type === 'display_data');
     expect(joined(ps?.data?.['text/html'] as string)).toContain('<table');
-    expect(joined(ps?.data?.['text/plain'] as string)).toMatch(new RegExp(`${SERVICE} +${SERVICE}-\\w+ +${SERVICE}:1\\.0\\.0 +running +healthy +${stack.appPort}:8080/tcp`));
+    const psText = joined(ps?.data?.['text/plain'] as string);
+    expect(psText).toMatch(new RegExp(`${SERVICE} +${SERVICE}-\\w+ +${SERVICE}:1\\.0\\.0 +running +healthy `));
+    expect(psText).toMatch(new RegExp(`${SERVICE} +opsbook-proxy-${SERVICE} +opsbook/haproxy:local +running .*\\b${stack.appPort}:${stack.appPort}/tcp`));
   }, 220_000);
 
   test('incident-triage: %ps, logs since, error and latency charts, and the rollback it would run (rollback = false)', async () => {
