@@ -161,9 +161,9 @@ function globalSection(routing: Routing, generation: string): string[] {
     '  hold valid 1s',
     '  hold obsolete 1s',
     '  hold nx 1s',
-    '  hold other 1s',
-    '  hold refused 1s',
-    '  hold timeout 1s',
+    // a Swarm backend's slots come only from DNS: when Docker's DNS is slow to answer (a busy engine), the last
+    // answer's tasks stay (the proxy's own checks and retries still drop dead ones) instead of every slot going down
+    ...(routing.swarm ? ['  hold other 30s', '  hold refused 30s', '  hold timeout 30s'] : ['  hold other 1s', '  hold refused 1s', '  hold timeout 1s']),
     '',
   ];
 }
