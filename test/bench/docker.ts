@@ -3,7 +3,7 @@
 // excludes), --no-cache, alternating, median of 3; (2) the local cutover gap of %deploy: a request loop counts
 // refused requests while the sample app is deployed, version after version.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -106,15 +106,6 @@ export async function dockerBench(runs: number, deploys: number): Promise<Docker
   }
 }
 
-/**
- * Swarm's routing mesh (published ports, service VIPs) needs the kernel's IPVS. Without it no request reaches a
- * Swarm service from outside, so the rolling-update request loop cannot run: that is reported, not faked.
- */
-function swarmRow(): { metric: string; value: string; target: string; pass: boolean | undefined } {
-  const ipvs = existsSync('/proc/net/ip_vs') || existsSync('/proc/sys/net/ipv4/vs');
-  return { metric: 'swarm rolling update: failed requests of ≥ 1,000', value: ipvs ? 'not measured yet' : 'blocked: this kernel has no IPVS (ip_vs), so Swarm ports never listen', target: '0', pass: ipvs ? false : undefined };
-}
-
 export function dockerRows(b: DockerBench): { metric: string; value: string; target: string; pass: boolean | undefined }[] {
   const gaps = b.cutover.map((c) => c.gapMs);
   const refused = b.cutover.map((c) => c.refused);
@@ -122,6 +113,5 @@ export function dockerRows(b: DockerBench): { metric: string; value: string; tar
     { metric: `%build vs docker build, ${b.files.toLocaleString('en-US')} files + ${b.ignoredFiles.toLocaleString('en-US')} ignored, --no-cache, median of ${b.cliMs.length}`, value: `${median(b.buildMs).toFixed(0)} / ${median(b.cliMs).toFixed(0)} ms = ${b.ratio.toFixed(3)}×`, target: '≤ 1.05×', pass: b.ratio <= 1.05 },
     { metric: `%deploy local cutover gap (old stopped → new answering), median of ${gaps.length}`, value: `${median(gaps).toFixed(0)} ms`, target: '—', pass: undefined },
     { metric: '… requests refused during each cutover (loop of sequential requests)', value: `${refused.join(', ')} of ${b.cutover.map((c) => c.requests).join(', ')}`, target: '—', pass: undefined },
-    swarmRow(),
   ];
 }
