@@ -5,7 +5,7 @@
 // idle machine and with two busy-loop processes loading both cores: the failed requests, the time from %deploy to the
 // new version answering through the proxy, the whole deploy, and the switch as the deploy recorded it.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -138,15 +138,6 @@ export async function dockerBench(runs: number, rounds: number): Promise<DockerB
   }
 }
 
-/**
- * Swarm's routing mesh (published ports, service VIPs) needs the kernel's IPVS. Without it no request reaches a
- * Swarm service from outside, so the rolling-update request loop cannot run: that is reported, not faked.
- */
-function swarmRow(): { metric: string; value: string; target: string; pass: boolean | undefined } {
-  const ipvs = existsSync('/proc/net/ip_vs') || existsSync('/proc/sys/net/ipv4/vs');
-  return { metric: 'swarm rolling update: failed requests of ≥ 1,000', value: ipvs ? 'not measured yet' : 'blocked: this kernel has no IPVS (ip_vs), so Swarm ports never listen', target: '0', pass: ipvs ? false : undefined };
-}
-
 /** The README's figure for the stop/start cutover that %deploy did before the proxy (1,204 ms median gap). */
 const BEFORE_GAP_MS = 1204;
 
@@ -174,6 +165,5 @@ export function dockerRows(b: DockerBench): { metric: string; value: string; tar
     { metric: '… the same with two busy loops', value: ms(deploys('two busy loops').map((c) => c.toServingMs)), target: '—', pass: undefined },
     { metric: '… the whole `%deploy` (gate, switch, drain, old version stopped), idle / busy', value: `${ms(deploys('idle').map((c) => c.wholeMs))} / ${ms(deploys('two busy loops').map((c) => c.wholeMs))}`, target: '—', pass: undefined },
     { metric: `… the switch as recorded (gate passed → proxy confirmed), idle / busy; gap before: ${BEFORE_GAP_MS.toLocaleString('en-US')} ms`, value: `${ms(deploys('idle').map((c) => c.switchMs))} / ${ms(deploys('two busy loops').map((c) => c.switchMs))}, no gap`, target: '—', pass: undefined },
-    swarmRow(),
   ];
 }

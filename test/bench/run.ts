@@ -12,6 +12,7 @@ import { inProcessCells } from './typescript-cell';
 import { promqlBench, promqlRows } from './promql';
 import { measureTranspilers } from './transpilers';
 import { dockerBench, dockerRows } from './docker';
+import { swarmBench, swarmRows } from './deploy-swarm';
 
 const CONFIG = {
   starts: 5,
@@ -41,6 +42,9 @@ const CONFIG = {
   /** Docker: %build vs docker build pairs, and rounds of (%deploy, %rollback) idle then under load, each with ≥ 1,000 requests. */
   dockerBuildRuns: 3,
   dockerDeploys: 1,
+  /** Swarm: rolling updates through the proxy on an idle machine, then with both cores busy. */
+  swarmUpdates: 2,
+  swarmLoadedUpdates: 1,
 };
 
 /** Where tslab is installed and ipykernel keeps its IPython folder; never inside the repo. */
@@ -145,6 +149,14 @@ async function main(): Promise<void> {
     const drows = outcome.ok ? dockerRows(outcome.value) : [{ metric: 'docker benchmark', value: `failed: ${outcome.error}`, target: '', pass: false }];
     dockerTable = ['| Docker metric | opsbook | target | |', '|---|---:|---|---|', ...drows.map((r) => `| ${r.metric} | ${r.value} | ${r.target} | ${r.pass === undefined ? '' : r.pass ? 'PASS ✓' : '**FAIL** ✗'} |`)];
     dockerMisses = drows.filter((r) => r.pass === false).map((r) => r.metric);
+  }
+  if (selected().includes('opsbook') && process.env.OPSBOOK_BENCH_SWARM !== '0') {
+    progress('swarm: %deploy --swarm rolling updates through the proxy on a one-node Swarm, with a request loop');
+    const outcome = await attempt(() => swarmBench(CONFIG.swarmUpdates, CONFIG.swarmLoadedUpdates));
+    const srows = outcome.ok ? swarmRows(outcome.value) : [{ metric: 'swarm benchmark', value: `failed: ${outcome.error}`, target: '', pass: false }];
+    if (dockerTable.length === 0) dockerTable = ['| Docker metric | opsbook | target | |', '|---|---:|---|---|'];
+    dockerTable.push(...srows.map((r) => `| ${r.metric} | ${r.value} | ${r.target} | ${r.pass === undefined ? '' : r.pass ? 'PASS ✓' : '**FAIL** ✗'} |`));
+    dockerMisses.push(...srows.filter((r) => r.pass === false).map((r) => r.metric));
   }
 
   let transpilerTable: string[] = [];

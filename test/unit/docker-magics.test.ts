@@ -172,20 +172,6 @@ test('masker hides every secret, longest first; no secrets, no change', () => {
   expect(masker([''])('same')).toBe('same');
 });
 
-test('a Swarm service spec: one task at a time, start-first, rolled back by Swarm on failure, our labels', async () => {
-  const { serviceSpec, requireManager } = await import('../../magics/docker/deploy/swarm');
-  const spec = serviceSpec({ image: 'shop/api:2', service: 'api', replicas: 3, ports: [{ host: 8080, container: 80, proto: 'tcp' }], env: ['A=1'], labels: { 'opsbook.service': 'api' }, gate: { kind: 'url', path: '/healthz' }, waitMs: 60_000 });
-  expect(spec.UpdateConfig).toEqual({ Parallelism: 1, Delay: 0, FailureAction: 'rollback', Monitor: 5e9, MaxFailureRatio: 0, Order: 'start-first' });
-  expect(spec.RollbackConfig?.Order).toBe('start-first');
-  expect(spec.Mode).toEqual({ Replicated: { Replicas: 3 } });
-  expect(spec.EndpointSpec?.Ports).toEqual([{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }]);
-  const task = spec.TaskTemplate as { ContainerSpec: { HealthCheck: { Test: string[] }; Labels: Record<string, string> } };
-  expect(task.ContainerSpec.HealthCheck.Test).toEqual(['CMD-SHELL', 'wget -q -O /dev/null http://127.0.0.1:80/healthz']);
-  expect(task.ContainerSpec.Labels['opsbook.service']).toBe('api');
-  const notManager = { info: async () => ({ Swarm: { LocalNodeState: 'inactive' } }) } as unknown as import('dockerode');
-  await expect(requireManager(notManager, 'unix:///var/run/docker.sock')).rejects.toThrow('the Docker engine at unix:///var/run/docker.sock is not a Swarm manager');
-});
-
 test("a container's multiplexed log bytes become lines, stderr marked; a TTY container's raw bytes too", async () => {
   const { demuxLines } = await import('../../magics/docker/engine/log-streams');
   const frame = (stream: number, text: string) => {

@@ -6,7 +6,7 @@
 import type Docker from 'dockerode';
 import { MagicError } from '../../../kernel/io/errors';
 import { ProxyPort, RoutedServer, Routing } from '../proxy/config';
-import { ProxyError, ProxyInfo, ProxySpec, ensureProxy, formatPorts, inspectProxy } from '../proxy/proxy';
+import { ProxyError, ProxyInfo, ProxySpec, ensureProxy, formatPorts, inspectProxy, networkName } from '../proxy/proxy';
 import { DeploySpec } from './spec';
 
 /** The weight of the version that takes all requests; 0 is a version that takes none (the old one, draining). */
@@ -69,6 +69,10 @@ function publishesPorts(c: Docker.ContainerInfo): boolean {
 export async function planProxy(docker: Docker, spec: DeploySpec, old: Docker.ContainerInfo | undefined): Promise<ProxyPlan> {
   if (spec.ports.length === 0) return { kind: 'none' };
   const existing = await inspectProxy(docker, spec.service);
+  if (existing && existing.network !== networkName(spec.service)) {
+    // a `--swarm` service's proxy: staging a local version there would drop its tasks from the routing
+    throw new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} refused: ${spec.service} is a Swarm service (its proxy routes its tasks on ${existing.network})`, 'deploy it with --swarm, or under another --name; nothing was changed');
+  }
   const wanted = formatPorts(proxyPorts(spec));
   if (existing && existing.ports !== wanted) return { kind: 'replace', why: `the service's ports change from ${existing.ports} to ${wanted}`, oldProxy: existing, legacyHolder: undefined };
   if (!existing && old && publishesPorts(old)) return { kind: 'replace', why: `${old.Names[0]?.replace(/^\//, '')} was deployed before the proxy and publishes the ports itself`, oldProxy: undefined, legacyHolder: old };

@@ -1,7 +1,9 @@
 // %deploy --swarm: the service as a Docker Swarm service, created or updated with a rolling update that starts
 // each new task before its old one stops (start-first), one at a time, watched for a monitor period and rolled
-// back by Swarm itself when a task fails (failure_action: rollback). The cell waits for convergence with progress,
-// reports the tasks, and fails saying so when Swarm rolled back.
+// back by Swarm itself when a task fails (failure_action: rollback). The service publishes nothing and has no
+// virtual IP (endpoint mode dnsrr): Swarm's routing mesh and VIPs need the kernel's IPVS, which not every host has;
+// its tasks join an attachable overlay network where the service's proxy finds them by DNS (swarm-front.ts). The
+// cell waits for convergence with progress, reports the tasks, and fails saying so when Swarm rolled back.
 import type Docker from 'dockerode';
 import type { Io } from '../../../kernel/io/io';
 import { MagicError } from '../../../kernel/io/errors';
@@ -19,6 +21,8 @@ export interface SwarmSpec {
   labels: Record<string, string>;
   gate: HealthGate;
   waitMs: number;
+  /** The overlay network the tasks join (the proxy's); none for a service without ports. */
+  network?: string;
 }
 
 export interface SwarmOutcome {
@@ -65,7 +69,10 @@ function healthcheck(gate: HealthGate, containerPort: number | undefined): Docke
   return undefined;
 }
 
-/** The service spec: rolling, start-first, rollback on failure, our labels on the service and its containers. */
+/**
+ * The service spec: rolling, start-first, rollback on failure, our labels on the service and its containers; no
+ * published port and no VIP (dnsrr: `tasks.<service>` and `<service>` name the healthy tasks themselves).
+ */
 export function serviceSpec(spec: SwarmSpec): Docker.CreateServiceOptions {
   const update: Docker.UpdateConfig = { Parallelism: 1, Delay: 0, FailureAction: 'rollback', Monitor: MONITOR_MS * NS_PER_MS, MaxFailureRatio: 0, Order: 'start-first' };
   const health = healthcheck(spec.gate, spec.ports[0]?.container);
@@ -75,11 +82,12 @@ export function serviceSpec(spec: SwarmSpec): Docker.CreateServiceOptions {
     TaskTemplate: {
       ContainerSpec: { Image: spec.image, Env: spec.env, Labels: spec.labels, ...(health ? { HealthCheck: health } : {}) },
       RestartPolicy: { Condition: 'on-failure', MaxAttempts: 3 },
+      ...(spec.network ? { Networks: [{ Target: spec.network }] } : {}),
     },
     Mode: { Replicated: { Replicas: spec.replicas } },
     UpdateConfig: update,
     RollbackConfig: { ...update, FailureAction: 'pause' },
-    EndpointSpec: { Ports: spec.ports.map((p) => ({ Protocol: p.proto, TargetPort: p.container, PublishedPort: p.host, PublishMode: 'ingress' as const })) },
+    EndpointSpec: { Mode: 'dnsrr', Ports: [] },
   };
 }
 
@@ -100,9 +108,10 @@ export function tasksBundle(tasks: TaskRow[]): { 'text/plain': string; 'text/htm
 
 /**
  * Creates or updates the Swarm service and waits until Swarm says the update completed (or every replica of a new
- * service runs), it rolled back, or the wait ran out. `progress` gets a line to show as it goes.
+ * service runs), it rolled back, or the wait ran out. `progress` gets a line to show as it goes; `submitted` runs
+ * once Swarm accepted the spec (the service's old published ports are free from then on).
  */
-export async function deploySwarm(docker: Docker, spec: SwarmSpec, io: Io, progress: (line: string) => void): Promise<SwarmOutcome> {
+export async function deploySwarm(docker: Docker, spec: SwarmSpec, io: Io, progress: (line: string) => void, submitted: () => Promise<void> = async () => undefined): Promise<SwarmOutcome> {
   const existing = await docker.getService(spec.service).inspect().catch(() => undefined) as { ID: string; Version: { Index: number } } | undefined;
   const body = serviceSpec(spec);
   let serviceId: string;
@@ -113,6 +122,7 @@ export async function deploySwarm(docker: Docker, spec: SwarmSpec, io: Io, progr
     const created = (await docker.createService(body)) as unknown as { id?: string; ID?: string };
     serviceId = created.id ?? created.ID ?? spec.service;
   }
+  await submitted();
   // an update takes at least one monitor period per task; the wait covers health checks on top of that
   const deadline = Date.now() + spec.waitMs + spec.replicas * MONITOR_MS;
   for (;;) {
@@ -132,5 +142,5 @@ export async function deploySwarm(docker: Docker, spec: SwarmSpec, io: Io, progr
 
 /** Labels of a Swarm deploy: the same as a local one, so %ps, %history and cleanup find it. */
 export function swarmLabels(base: Record<string, string>): Record<string, string> {
-  return { ...base, [LABEL.managed]: 'true', 'opsbook.mode': 'swarm' };
+  return { ...base, [LABEL.managed]: 'true', [LABEL.mode]: 'swarm' };
 }

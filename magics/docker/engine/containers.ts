@@ -25,9 +25,17 @@ export function isProxy(labels: Record<string, string> | null | undefined): bool
   return labels?.[LABEL.role] === 'proxy';
 }
 
-/** A version of a service: a container a deploy started from one of its images (not bookkeeping, not its proxy). */
+/** A task container of a `%deploy --swarm` service: Swarm starts, stops, replaces and rolls back those, never a deploy. */
+export function isSwarmTask(labels: Record<string, string> | null | undefined): boolean {
+  return labels?.[LABEL.mode] === 'swarm' && !isProxy(labels);
+}
+
+/**
+ * A version of a service: a container a deploy started from one of its images (not bookkeeping, not its proxy, not
+ * a task Swarm runs: reconciling or trimming versions must leave Swarm's tasks to Swarm).
+ */
 export function isVersion(labels: Record<string, string> | null | undefined): boolean {
-  return !isBookkeeping(labels) && !isProxy(labels);
+  return !isBookkeeping(labels) && !isProxy(labels) && !isSwarmTask(labels);
 }
 
 export function containerName(info: Pick<Docker.ContainerInfo, 'Names' | 'Id'>): string {

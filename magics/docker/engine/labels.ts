@@ -34,6 +34,8 @@ export const LABEL = {
   lock: 'opsbook.lock',
   /** "proxy" on the proxy container in front of a service, "network" on the service's network (versions carry none). */
   role: 'opsbook.role',
+  /** "swarm" on what a `%deploy --swarm` made: the Swarm service, its tasks' containers, its proxy and network. */
+  mode: 'opsbook.mode',
 } as const;
 
 /** The filter that finds a service's containers (running or not). */

@@ -1,5 +1,6 @@
 // The HAProxy configuration of one service's proxy, rendered from its routing (pure: no engine, no clock). The
-// routing (ports, versions as servers with weights, health check, drain) is also written into the file as a JSON
+// routing (ports, versions as servers with weights or a Swarm service's tasks found by DNS, health check, drain) is
+// also written into the file as a JSON
 // comment, so the file inside the proxy container is the one record of what routes the service: a restarted proxy
 // loads it again, and currentRouting() reads it back. The configuration's generation (a hash of the routing) is the
 // instance's `description`, which the runtime API shows: that is how a reload is confirmed to have taken effect.
@@ -25,6 +26,19 @@ export interface RoutedServer {
 
 export type ProxyCheck = { kind: 'tcp' } | { kind: 'http'; path: string };
 
+/**
+ * A Swarm service behind the proxy (endpoint mode dnsrr: no VIP, so no IPVS needed): its tasks are found through
+ * Docker's DNS on the overlay network (`tasks.<service>`) and fill a template of server slots; a task that stops
+ * leaves its slot within the resolvers' hold (1 s), one that starts (healthy, as Swarm only names healthy tasks)
+ * takes a free one. The routing's `servers` stay empty: Swarm, not the proxy's configuration, says which version runs.
+ */
+export interface SwarmBackend {
+  /** The Swarm service's name. */
+  service: string;
+  /** How many server slots the template makes: more than the tasks a start-first update runs at once. */
+  slots: number;
+}
+
 export interface Routing {
   service: string;
   ports: ProxyPort[];
@@ -34,6 +48,8 @@ export interface Routing {
   check: ProxyCheck;
   /** How long an old worker may finish in-flight requests after a reload (hard-stop-after). */
   drainSeconds: number;
+  /** Set when the backend is a Swarm service's tasks (then `servers` is empty). */
+  swarm?: SwarmBackend;
 }
 
 /** Where the configuration lives in the proxy container (the official haproxy image uses the same folder). */
@@ -44,6 +60,8 @@ export const RUNTIME_API_PORT = 9999;
 /** The metrics frontend (/metrics for Prometheus, /stats for people) inside the proxy, unless a service port has it. */
 export const DEFAULT_METRICS_PORT = 8404;
 export const MAX_WEIGHT = 256;
+/** HAProxy's limit is far higher; a service with more tasks than this is not one proxy container's job. */
+export const MAX_SWARM_SLOTS = 256;
 
 const ROUTING_MARK = '# opsbook-routing: ';
 const DESCRIPTION_PREFIX = 'opsbook-';
@@ -63,6 +81,11 @@ export function serverName(server: Pick<RoutedServer, 'version' | 'container'>):
 /** The version part of a server name (what a Prometheus relabel rule or a reader of show stat extracts). */
 export function versionOfServer(name: string): string {
   return name.split(':')[0];
+}
+
+/** The prefix of a Swarm backend's slot names (`api-task-` → servers `api-task-1`...); HAProxy refuses ':' here. */
+export function swarmSlotPrefix(service: string): string {
+  return `${identifier(service).replace(/:/g, '_')}-task-`;
 }
 
 export function backendName(service: string, containerPort: number): string {
@@ -95,6 +118,12 @@ export function validateRouting(routing: Routing): void {
     const name = serverName(s);
     if (names.has(name)) throw new RoutingError(`${s.container} is routed twice`);
     names.add(name);
+  }
+  if (routing.swarm) {
+    const { service, slots } = routing.swarm;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(service)) throw new RoutingError(`not a Swarm service name: "${service}"`);
+    if (!Number.isInteger(slots) || slots < 1 || slots > MAX_SWARM_SLOTS) throw new RoutingError(`${slots} Swarm server slots is not an integer in 1–${MAX_SWARM_SLOTS}`);
+    if (routing.servers.length > 0) throw new RoutingError(`${routing.service}: a Swarm backend finds its servers through DNS; the routing cannot name servers too`);
   }
   if (!Number.isInteger(routing.drainSeconds) || routing.drainSeconds < 1) throw new RoutingError(`drain must be a whole number of seconds ≥ 1, not ${routing.drainSeconds}`);
   if (routing.check.kind === 'http' && !/^\/[^\s]*$/.test(routing.check.path)) throw new RoutingError(`health path must start with / and have no spaces: "${routing.check.path}"`);
@@ -132,9 +161,9 @@ function globalSection(routing: Routing, generation: string): string[] {
     '  hold valid 1s',
     '  hold obsolete 1s',
     '  hold nx 1s',
-    '  hold other 1s',
-    '  hold refused 1s',
-    '  hold timeout 1s',
+    // a Swarm backend's slots come only from DNS: when Docker's DNS is slow to answer (a busy engine), the last
+    // answer's tasks stay (the proxy's own checks and retries still drop dead ones) instead of every slot going down
+    ...(routing.swarm ? ['  hold other 30s', '  hold refused 30s', '  hold timeout 30s'] : ['  hold other 1s', '  hold refused 1s', '  hold timeout 1s']),
     '',
   ];
 }
@@ -175,6 +204,8 @@ function backendSections(routing: Routing): string[] {
     lines.push(`backend ${backendName(routing.service, port)}`, '  balance roundrobin');
     if (routing.check.kind === 'http') lines.push(`  option httpchk GET ${routing.check.path}`, '  http-check expect status 200-399');
     for (const s of routing.servers) lines.push(`  server ${serverName(s)} ${s.container}:${port} weight ${s.weight}`);
+    // Swarm's tasks by DNS: the slots take the addresses `tasks.<service>` answers (resolvers docker, holds of 1 s)
+    if (routing.swarm) lines.push(`  server-template ${swarmSlotPrefix(routing.swarm.service)} 1-${routing.swarm.slots} tasks.${routing.swarm.service}:${port}`);
     lines.push('');
   }
   return lines;

@@ -3,13 +3,14 @@
 // shared proxy would have to be recreated (a gap for every service behind it) whenever any service gains a port;
 // a per-service proxy owns exactly its service's ports, fixed for its life, and a broken configuration or a
 // restart touches one service only. Service containers publish nothing and sit on the service's bridge network,
-// where the proxy reaches them by container name. Everything goes through the Docker API (dockerode), so it works
+// where the proxy reaches them by container name; a Swarm service's tasks sit on an attachable overlay network the
+// proxy container joins too, and the proxy finds them through Docker's DNS (see SwarmBackend in config.ts). Everything goes through the Docker API (dockerode), so it works
 // the same over unix://, tcp:// and ssh://. The routing lives in the proxy container's haproxy.cfg, which outlives
 // a restart of the container: the proxy comes back routing to the version that was serving.
 import type Docker from 'dockerode';
 import { LABEL } from '../engine/labels';
 import { putFiles, readFile } from './archive';
-import { CONFIG_DIR, CONFIG_FILE, ProxyPort, Routing, RoutingError, descriptionOf, generationOf, metricsPortFor, parseRouting, renderConfig, serverName, stagedRouting, validateRouting } from './config';
+import { CONFIG_DIR, CONFIG_FILE, ProxyPort, Routing, RoutingError, SwarmBackend, descriptionOf, generationOf, metricsPortFor, parseRouting, renderConfig, serverName, stagedRouting, validateRouting } from './config';
 import { reloadWith } from './reload';
 import { PROBE_CONFIG, PROBE_CONFIG_TEXT, PROBE_LUA, PROBE_LUA_TEXT, ServerState, readServerStates, runningDescription, runtimeSnapshot } from './runtime';
 
@@ -24,6 +25,12 @@ const POLL_MS = 200;
 
 export class ProxyError extends Error {}
 
+/** The network the proxy and the service share: the service's bridge by default, an attachable overlay for Swarm. */
+export interface ProxyNetwork {
+  name: string;
+  driver: 'bridge' | 'overlay';
+}
+
 export interface ProxySpec {
   service: string;
   ports: ProxyPort[];
@@ -37,6 +44,10 @@ export interface ProxySpec {
   drainSeconds?: number;
   /** Extra labels (tests mark what they create). */
   labels?: Record<string, string>;
+  /** Where the proxy reaches the service: the bridge `networkName(service)` unless given. */
+  network?: ProxyNetwork;
+  /** The first configuration routes to a Swarm service's tasks (found by DNS) instead of named versions. */
+  swarm?: SwarmBackend;
 }
 
 export interface ProxyInfo {
@@ -69,9 +80,12 @@ function statusOf(e: unknown): number | undefined {
   return (e as { statusCode?: number }).statusCode;
 }
 
-/** The service's user-defined bridge network (created and labelled if missing); returns its name. */
-export async function ensureNetwork(docker: Docker, service: string, labels: Record<string, string> = {}): Promise<string> {
-  const name = networkName(service);
+/**
+ * The service's network (created and labelled if missing): its user-defined bridge, or the given one (an
+ * attachable overlay for a Swarm service: its tasks and the plain proxy container both join it). Returns its name.
+ */
+export async function ensureNetwork(docker: Docker, service: string, labels: Record<string, string> = {}, network: ProxyNetwork = { name: networkName(service), driver: 'bridge' }): Promise<string> {
+  const { name, driver } = network;
   try {
     await docker.getNetwork(name).inspect();
     return name;
@@ -79,7 +93,7 @@ export async function ensureNetwork(docker: Docker, service: string, labels: Rec
     if (statusOf(e) !== 404) throw e;
   }
   try {
-    await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [LABEL.managed]: 'true', [LABEL.service]: service, [ROLE_LABEL]: 'network', ...labels } });
+    await docker.createNetwork({ Name: name, Driver: driver, ...(driver === 'overlay' ? { Attachable: true } : {}), CheckDuplicate: true, Labels: { [LABEL.managed]: 'true', [LABEL.service]: service, [ROLE_LABEL]: 'network', ...labels } });
   } catch (e) {
     if (statusOf(e) !== 409) throw e; // created meanwhile by another kernel
   }
@@ -99,11 +113,16 @@ async function runningProxy(docker: Docker, service: string): Promise<Docker.Con
   return docker.getContainer(info.Id);
 }
 
+/** The network a proxy container is attached to (the service's bridge, or a Swarm service's overlay). */
+function attachedNetwork(networks: Record<string, unknown> | undefined, service: string): string {
+  return Object.keys(networks ?? {}).find((n) => n.startsWith('opsbook-')) ?? networkName(service);
+}
+
 async function proxyInfo(docker: Docker, id: string): Promise<ProxyInfo> {
   const c = await docker.getContainer(id).inspect();
   const ports = (c.Config.Labels[LABEL.ports] ?? '').split(',').filter((p) => p !== '').map((p) => ({ host: Number(p.split(':').slice(-2)[0]), container: 0 }));
   const published = c.NetworkSettings.Ports?.[`${metricsPortFor(ports)}/tcp`]?.[0]?.HostPort;
-  return { id: c.Id, name: c.Name.replace(/^\//, ''), network: networkName(c.Config.Labels[LABEL.service]), metricsHostPort: Number(published ?? 0), image: c.Config.Image, state: c.State.Status, ports: c.Config.Labels[LABEL.ports] ?? '' };
+  return { id: c.Id, name: c.Name.replace(/^\//, ''), network: attachedNetwork(c.NetworkSettings.Networks, c.Config.Labels[LABEL.service]), metricsHostPort: Number(published ?? 0), image: c.Config.Image, state: c.State.Status, ports: c.Config.Labels[LABEL.ports] ?? '' };
 }
 
 /** Waits until the runtime API answers at all (a started or restarted proxy). */
@@ -163,14 +182,16 @@ function portsBusy(e: unknown): boolean {
  * error: Docker cannot change a container's ports, the caller must decide to replace it (a short gap).
  */
 export async function ensureProxy(docker: Docker, spec: ProxySpec): Promise<ProxyInfo> {
-  const routing: Routing = { service: spec.service, ports: spec.ports, servers: [], mode: spec.mode ?? 'http', check: spec.check ?? { kind: 'tcp' }, drainSeconds: spec.drainSeconds ?? 30 };
+  const routing: Routing = { service: spec.service, ports: spec.ports, servers: [], mode: spec.mode ?? 'http', check: spec.check ?? { kind: 'tcp' }, drainSeconds: spec.drainSeconds ?? 30, ...(spec.swarm ? { swarm: spec.swarm } : {}) };
   validateRouting(routing);
-  const network = await ensureNetwork(docker, spec.service, spec.labels);
+  const network = await ensureNetwork(docker, spec.service, spec.labels, spec.network);
   const existing = await findProxy(docker, spec.service);
   if (existing) {
     if (existing.Labels[LABEL.ports] !== formatPorts(spec.ports)) {
       throw new ProxyError(`the proxy of ${spec.service} publishes ${existing.Labels[LABEL.ports]}, not ${formatPorts(spec.ports)}`);
     }
+    const on = attachedNetwork(existing.NetworkSettings?.Networks, spec.service);
+    if (on !== network) throw new ProxyError(`the proxy of ${spec.service} is on the network ${on}, not ${network}`);
     const container = docker.getContainer(existing.Id);
     if (existing.State !== 'running') await container.start();
     await awaitRuntime(container);
