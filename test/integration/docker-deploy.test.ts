@@ -3,7 +3,6 @@
 // request fails), an unhealthy version that is refused while the old one answers every request, rollback, the audit
 // trail, secrets masked, the deploy lock (a live holder, a kernel killed mid-deploy), headless confirmation, cleanup.
 // Skipped with a warning without Docker, except with CI=true.
-import * as http from 'node:http';
 import * as os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
@@ -13,6 +12,7 @@ import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
 import { ensureBaseImages } from '../../notebooks/stack/base-images';
 import { removeByLabel } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
+import { get, requestLoop } from '../support/request-loop';
 import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
 
 const mustRun = process.env.CI === 'true';
@@ -23,41 +23,6 @@ const describeDocker = available || mustRun ? describe : describe.skip;
 const RUN = `docker-deploy-${process.pid}`;
 const SERVICE = `opsbook-test-api-${process.pid}`;
 const SECRET = 'db-pa55word-never-shown';
-
-function get(port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    // a slow answer on a busy 2-core machine is not an outage: only refused, reset or 5 s silent counts
-    const req = http.get({ host: '127.0.0.1', port, path: '/', timeout: 5000, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve({ status: 0, body: '' }));
-  });
-}
-
-/** Requests in a loop until stopped: how many there were and how many did not get a 200. */
-function requestLoop(port: number): { stop(): Promise<{ total: number; failed: number; bodies: Set<string> }> } {
-  let running = true;
-  const stats = { total: 0, failed: 0, bodies: new Set<string>() };
-  const loop = (async () => {
-    while (running) {
-      const r = await get(port);
-      stats.total += 1;
-      if (r.status !== 200) stats.failed += 1;
-      else stats.bodies.add(r.body.trim());
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return stats;
-    },
-  };
-}
 
 const textOf = (outputs: Message[], reply: Message) => JSON.stringify([outputs.filter((m) => m.header.msg_type !== 'execute_input').map((m) => m.content), reply.content]);
 const valueOf = (outputs: Message[]) => (outputs.find((m) => m.header.msg_type === 'execute_result')?.content.data as Record<string, string> | undefined)?.['text/plain'];
