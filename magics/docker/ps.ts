@@ -3,7 +3,8 @@
 // (label opsbook.managed=true); --all shows every container, stopped and unmanaged ones too. --filter K=V maps to
 // the engine's own filters (service=x is the label filter opsbook.service=x). `const c = %ps` binds the rows.
 // %deploy's bookkeeping containers (deploy locks, audit records: created, never started) are left out unless a
-// label filter asks for them.
+// label filter asks for them. Under the table, one warning line per service that has versions but none serving (a
+// stopped or crashed version, a deploy killed midway), saying what puts it back: %deploy --cleanup --name <service>.
 import type Docker from 'dockerode';
 import type { Io } from '../../kernel/io/io';
 import { UsageError } from '../../kernel/io/errors';
@@ -11,7 +12,8 @@ import type { Magic, MagicCall } from '../registry';
 import { escapeHtml } from '../../kernel/io/html';
 import type { DockerConnection } from './engine/connection';
 import { LABEL } from './engine/labels';
-import { ContainerState, NONE, containerName, isBookkeeping, mapLimit, stateOf, statusText } from './engine/containers';
+import { ContainerState, NONE, containerName, isBookkeeping, isVersion, mapLimit, stateOf, statusText } from './engine/containers';
+import { isServed } from './deploy/service';
 import { Column, tableBundle } from '../lib/table';
 
 /** One line of the %ps table; `const c = %ps` binds an array of these. */
@@ -187,13 +189,33 @@ export const PS_COLUMNS: readonly Column<ContainerRow>[] = [
   { header: 'version', value: (r) => r.version },
 ];
 
-/** The %ps output: the table, or one line saying there are no containers and what was asked for. */
-export function psBundle(rows: readonly ContainerRow[], selection: string): { 'text/plain': string; 'text/html': string } {
+/** The warning %ps shows under its table for a service that has versions but none serving. */
+export function unservedWarning(service: string): string {
+  return `warning: ${service} has versions but none serving: run %deploy --cleanup --name ${service}`;
+}
+
+/** The services a listing is about: those named by `service=` filters, or every service when none is named. */
+export function servicesAskedFor(filterWords: readonly string[]): string[] | undefined {
+  const named = filterWords.filter((w) => w.startsWith('service=')).map((w) => w.slice('service='.length));
+  return named.length > 0 ? named : undefined;
+}
+
+/**
+ * The %ps output: the table, or one line saying there are no containers and what was asked for; then one warning
+ * line per unserved service (`unserved`).
+ */
+export function psBundle(rows: readonly ContainerRow[], selection: string, unserved: readonly string[] = []): { 'text/plain': string; 'text/html': string } {
+  let bundle: { 'text/plain': string; 'text/html': string };
   if (rows.length === 0) {
     const line = `no containers (${selection})`;
-    return { 'text/plain': line, 'text/html': `<div class="opsbook-ps-empty">${escapeHtml(line)}</div>` };
-  }
-  return tableBundle('opsbook-ps', PS_COLUMNS, rows);
+    bundle = { 'text/plain': line, 'text/html': `<div class="opsbook-ps-empty">${escapeHtml(line)}</div>` };
+  } else bundle = tableBundle('opsbook-ps', PS_COLUMNS, rows);
+  const warnings = unserved.map(unservedWarning);
+  if (warnings.length === 0) return bundle;
+  return {
+    'text/plain': [bundle['text/plain'], ...warnings].join('\n'),
+    'text/html': `${bundle['text/html']}${warnings.map((w) => `<div class="opsbook-ps-warning">${escapeHtml(w)}</div>`).join('')}`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -214,6 +236,24 @@ export async function listRows(docker: Docker, filters: EngineFilters, all: bool
   return sortRows(containers.flatMap((c, i) => (states[i] === undefined ? [] : [containerRow(c, states[i], now, tags)])));
 }
 
+/**
+ * The services (of `only`, else all on the engine) that have versions but none serving, sorted: a service with a
+ * proxy serves when the proxy runs and the version its routing names runs; without a proxy, when a version runs.
+ */
+export async function unservedServices(docker: Docker, only: readonly string[] | undefined, signal?: AbortSignal): Promise<string[]> {
+  const filters = { label: [`${LABEL.managed}=true`, ...(only?.length === 1 ? [`${LABEL.service}=${only[0]}`] : [])] };
+  const listed = (await docker.listContainers({ all: true, filters, abortSignal: signal })).filter((c) => !isBookkeeping(c.Labels));
+  const byService = new Map<string, Docker.ContainerInfo[]>();
+  for (const c of listed) {
+    const service = c.Labels?.[LABEL.service];
+    if (!service || (only && !only.includes(service))) continue;
+    byService.set(service, [...(byService.get(service) ?? []), c]);
+  }
+  const withVersions = [...byService.entries()].filter(([, containers]) => containers.some((c) => isVersion(c.Labels)));
+  const served = await mapLimit(withVersions, INSPECT_CONCURRENCY, ([service, containers]) => isServed(docker, service, containers).catch(() => true));
+  return withVersions.filter((_, i) => !served[i]).map(([service]) => service).sort();
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The magic
 
@@ -223,8 +263,8 @@ async function runPs(call: MagicCall, connection: DockerConnection): Promise<Con
   const filterWords = Array.isArray(call.args.options.filter) ? call.args.options.filter.map(String) : [];
   const filters = engineFilters(filterWords, all);
   const { docker } = await connection.engine();
-  const rows = await listRows(docker, filters, all, asksForBookkeeping(filterWords), io.signal);
-  io.display(psBundle(rows, describeSelection(filterWords, all)));
+  const [rows, unserved] = await Promise.all([listRows(docker, filters, all, asksForBookkeeping(filterWords), io.signal), unservedServices(docker, servicesAskedFor(filterWords), io.signal)]);
+  io.display(psBundle(rows, describeSelection(filterWords, all), unserved));
   return call.bound ? rows : undefined;
 }
 

@@ -1,5 +1,6 @@
 // opsbook's sample service: a small HTTP server instrumented with prom-client, the thing the runbooks build,
-// deploy, scrape and roll back. Routes: / (hello + version), /healthz, /metrics, /slow (50–300 ms), /error (500).
+// deploy, scrape and roll back. Routes: / (hello + version), /healthz, /metrics, /slow (50–300 ms; /slow?ms=N
+// sleeps N ms, up to 120 s: a long in-flight request for drain and graceful-stop tests), /error (500).
 // APP_UNHEALTHY=1 makes /healthz answer 500 while everything else keeps working, so only a health check notices.
 // For deploy tests and demos of a version that goes bad after its gate: APP_FAIL_AFTER_MS=N makes /healthz answer
 // 500 from N ms after start on (a version really failing), APP_FLAP_AT_MS=N makes the first /healthz after N ms
@@ -52,13 +53,21 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Set on SIGTERM/SIGINT: responses then carry `Connection: close` so keep-alive clients let go. */
 let stopping = false;
 
-/** route → async handler returning [status, content type, body]. */
+/** The sleep of /slow: ?ms=N when given (0–SLOW_MAX_MS), else 50–300 ms at random. */
+const SLOW_MAX_MS = 120000;
+function slowMs(url) {
+  const asked = Number(url.searchParams.get('ms'));
+  if (url.searchParams.has('ms') && Number.isFinite(asked)) return Math.min(SLOW_MAX_MS, Math.max(0, Math.floor(asked)));
+  return 50 + Math.floor(Math.random() * 251);
+}
+
+/** route → async handler (given the request's URL) returning [status, content type, body]. */
 const routes = {
   '/': async () => [200, 'text/plain; charset=utf-8', `hello from opsbook-sample-app ${version}\n`],
   '/healthz': async () => (healthy() ? [200, 'text/plain', 'ok\n'] : [500, 'text/plain', 'unhealthy\n']),
   '/metrics': async () => [200, registry.contentType, await registry.metrics()],
-  '/slow': async () => {
-    const ms = 50 + Math.floor(Math.random() * 251);
+  '/slow': async (url) => {
+    const ms = slowMs(url);
     await sleep(ms);
     return [200, 'text/plain', `slept ${ms} ms\n`];
   },
@@ -66,7 +75,8 @@ const routes = {
 };
 
 async function handle(request, response) {
-  const pathname = new URL(request.url || '/', 'http://localhost').pathname;
+  const url = new URL(request.url || '/', 'http://localhost');
+  const pathname = url.pathname;
   const route = Object.prototype.hasOwnProperty.call(routes, pathname) ? pathname : 'other';
   const stopTimer = requestDuration.startTimer({ route });
   let status = 500;
@@ -74,7 +84,7 @@ async function handle(request, response) {
   let body = 'internal error\n';
   try {
     if (route === 'other') [status, body] = [404, 'not found\n'];
-    else [status, type, body] = await routes[route]();
+    else [status, type, body] = await routes[route](url);
   } catch (error) {
     console.error(`${pathname}: ${error && error.stack ? error.stack : error}`);
   }

@@ -12,8 +12,8 @@ import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
 import { ensureBaseImages } from '../../notebooks/stack/base-images';
 import { removeByLabel } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
-import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
 import { get, requestLoop } from '../support/request-loop';
+import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
 
 const mustRun = process.env.CI === 'true';
 const available = dockerAvailable();

@@ -31,7 +31,15 @@ export interface LoopStats {
   bodies: Set<string>;
   /** When (Date.now()) each body was first answered: the moment a new version started serving. */
   firstAt: Map<string, number>;
+  /** The first few failures, "status 503 at +1234 ms", for an assertion's message. */
+  failures: string[];
+  /** Whether the loop ended on its own bound (count or time) rather than stop(). */
+  bounded: boolean;
+  /** How long the loop ran. */
+  ms: number;
 }
+
+const FAILURES_KEPT = 10;
 
 export interface LoopOptions {
   /** Pause between requests (0: back to back). Default 5 ms. */
@@ -59,7 +67,8 @@ export function requestLoop(port: number, options: LoopOptions = {}): RequestLoo
   const pauseMs = options.pauseMs ?? 5;
   const maxRequests = options.maxRequests ?? 200_000;
   const deadline = Date.now() + (options.maxMs ?? 600_000);
-  const stats: LoopStats = { total: 0, failed: 0, bodies: new Set<string>(), firstAt: new Map<string, number>() };
+  const started = Date.now();
+  const stats: LoopStats = { total: 0, failed: 0, bodies: new Set<string>(), firstAt: new Map<string, number>(), failures: [], bounded: false, ms: 0 };
   let running = true;
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   const wake = (): void => {
@@ -74,8 +83,10 @@ export function requestLoop(port: number, options: LoopOptions = {}): RequestLoo
     while (running && stats.total < maxRequests && Date.now() < deadline) {
       const r = await get(port, options.path ?? '/', options.timeoutMs ?? 5000);
       stats.total += 1;
-      if (r.status !== 200) stats.failed += 1;
-      else {
+      if (r.status !== 200) {
+        stats.failed += 1;
+        if (stats.failures.length < FAILURES_KEPT) stats.failures.push(`status ${r.status} at +${Date.now() - started} ms`);
+      } else {
         const body = r.body.trim();
         stats.bodies.add(body);
         if (!stats.firstAt.has(body)) stats.firstAt.set(body, Date.now());
@@ -83,6 +94,8 @@ export function requestLoop(port: number, options: LoopOptions = {}): RequestLoo
       wake();
       if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
+    stats.bounded = running;
+    stats.ms = Date.now() - started;
     running = false;
     wake();
   })();

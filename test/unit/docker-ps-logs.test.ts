@@ -2,7 +2,7 @@
 // version), the escaped table, the demultiplexer on hand-made frames split across chunks, whole-line masking,
 // secret values from labels and Config.Env, --since / --tail / --timeout values, option parsing of the magics.
 import type Docker from 'dockerode';
-import { ContainerRow, asksForBookkeeping, containerRow, describeSelection, engineFilters, healthText, imageTag, isImageId, portsText, psBundle, psMagic, sortRows, tagsByImageId, uptimeText } from '../../magics/docker/ps';
+import { ContainerRow, asksForBookkeeping, containerRow, describeSelection, engineFilters, healthText, imageTag, isImageId, portsText, psBundle, psMagic, servicesAskedFor, sortRows, tagsByImageId, uptimeText } from '../../magics/docker/ps';
 import { ContainerState, couldNameContainer, isBookkeeping, resolveTarget, secretValues, statusText } from '../../magics/docker/engine/containers';
 import { logsMagic, sinceSeconds, tailLines } from '../../magics/docker/logs';
 import { FrameDemuxer, LineBuffer, LogSink, LogStreamName } from '../../magics/docker/engine/log-streams';
@@ -138,6 +138,47 @@ describe('%ps', () => {
     expect(lines).toHaveLength(5);
     expect(lines[1].indexOf('api-1')).toBe(lines[0].indexOf('container'));
     expect(psBundle([], describeSelection(['service=nope'], false))['text/plain']).toBe('no containers (running, managed by opsbook; filter service=nope)');
+  });
+
+  test('a service with versions but none serving: one warning line under the table (or the empty line), text and HTML', () => {
+    const row: ContainerRow = { service: 'api', name: 'opsbook-proxy-api', id: 'x', image: 'haproxy:2.8', status: 'running', health: '—', ports: '8080:8080/tcp', uptime: '1m', version: '2.8' };
+    const bundle = psBundle([row], 'x', ['api', 'w<b']);
+    const lines = bundle['text/plain'].split('\n');
+    expect(lines.slice(-2)).toEqual(['warning: api has versions but none serving: run %deploy --cleanup --name api', 'warning: w<b has versions but none serving: run %deploy --cleanup --name w<b']);
+    expect(bundle['text/html']).toContain('<div class="opsbook-ps-warning">warning: api has versions but none serving: run %deploy --cleanup --name api</div>');
+    expect(bundle['text/html']).toContain('w&lt;b');
+    expect(psBundle([], 'running, managed by opsbook', ['api'])['text/plain']).toBe('no containers (running, managed by opsbook)\nwarning: api has versions but none serving: run %deploy --cleanup --name api');
+    expect(psBundle([row], 'x')['text/plain']).not.toContain('warning');
+    expect(servicesAskedFor(['status=exited', 'service=api', 'service=web'])).toEqual(['api', 'web']);
+    expect(servicesAskedFor(['status=exited'])).toBeUndefined();
+  });
+
+  test('unserved services: with a proxy, the version its routing names must run; without one, any version but a candidate', async () => {
+    const labels = (service: string, extra: Record<string, string> = {}) => ({ 'opsbook.managed': 'true', 'opsbook.service': service, ...extra });
+    const routingFile = (container: string) => `# opsbook-routing: ${JSON.stringify({ service: 'api', ports: [{ host: 8080, container: 8080 }], servers: [{ container, version: '2', weight: 100 }], mode: 'http', check: { kind: 'tcp' }, drainSeconds: 30 })}\n`;
+    const containers = [
+      { Id: 'p1', Names: ['/opsbook-proxy-api'], State: 'running', Labels: labels('api', { 'opsbook.role': 'proxy' }) },
+      { Id: 'a1', Names: ['/api-d1'], State: 'running', Labels: labels('api', { 'opsbook.deploy-id': 'd1' }) },
+      { Id: 'a2', Names: ['/api-d2'], State: 'exited', Labels: labels('api', { 'opsbook.deploy-id': 'd2' }) },
+      { Id: 'w1', Names: ['/worker-d3-candidate'], State: 'running', Labels: labels('worker', { 'opsbook.deploy-id': 'd3' }) },
+      { Id: 'w2', Names: ['/worker-d2'], State: 'exited', Labels: labels('worker', { 'opsbook.deploy-id': 'd2' }) },
+      { Id: 'j1', Names: ['/job-d1'], State: 'running', Labels: labels('job', { 'opsbook.deploy-id': 'd1' }) },
+      { Id: 'l1', Names: ['/opsbook-lock-idle'], State: 'created', Labels: labels('idle', { 'opsbook.lock': 'true' }) },
+    ];
+    let routedTo = 'api-d2';
+    const fakeDocker = {
+      listContainers: async (o: { filters?: { label?: string[] } }) => containers.filter((c) => (o.filters?.label ?? []).every((l) => { const [k, v] = l.split('='); return (c.Labels as Record<string, string>)[k] === v; })),
+      getContainer: () => ({ getArchive: async () => { throw Object.assign(new Error('no archive in this fake'), { statusCode: 404 }); } }),
+    };
+    // the routing is read from the proxy's file: stand in for it through the archive reader
+    jest.resetModules();
+    jest.doMock('../../magics/docker/proxy/archive', () => ({ readFile: async () => routingFile(routedTo), putFiles: async () => undefined }));
+    const ps = await import('../../magics/docker/ps');
+    expect(await ps.unservedServices(fakeDocker as never, undefined)).toEqual(['api', 'worker']);
+    routedTo = 'api-d1';
+    expect(await ps.unservedServices(fakeDocker as never, undefined)).toEqual(['worker']);
+    expect(await ps.unservedServices(fakeDocker as never, ['api', 'job'])).toEqual([]);
+    jest.dontMock('../../magics/docker/proxy/archive');
   });
 });
 

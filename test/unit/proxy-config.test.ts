@@ -46,7 +46,7 @@ defaults
   timeout http-keep-alive 10s
   retries 3
   option redispatch 1
-  default-server init-addr last,libc,none resolvers docker resolve-prefer ipv4 check inter 1s fall 3 rise 2
+  default-server init-addr libc,none check inter 1s fall 3 rise 2
 
 frontend api-8080
   bind :8080
@@ -93,6 +93,18 @@ describe('renderConfig', () => {
     expect(text).not.toContain('http-request 10s');
     expect(text.match(/bind :5432/g)).toHaveLength(1);
     expect(text).toContain('  server 2:api-2511251300cd api-2511251300cd:5432 weight 256\n');
+  });
+
+  test("a server's recorded address is its fallback when the name does not resolve at load; a bad one is refused", () => {
+    const text = renderConfig({ ...routing, servers: [{ container: 'api-new', version: '2', weight: 100, address: '172.18.0.5' }] });
+    expect(text).toContain('  server 2:api-new api-new:80 init-addr libc,172.18.0.5 weight 100\n');
+    expect(() => renderConfig({ ...routing, servers: [{ container: 'api-new', version: '2', weight: 100, address: '1.2.3.4 backup' }] })).toThrow(new RoutingError('api-new: "1.2.3.4 backup" is not an IP address'));
+  });
+
+  test('a standby (the version a switch replaced) is a backup that can take requests: weight at least 1', () => {
+    const text = renderConfig({ ...routing, servers: [{ container: 'api-old', version: '1', weight: 0, backup: true }, { container: 'api-new', version: '2', weight: 100 }] });
+    expect(text).toContain('  server 1:api-old api-old:80 weight 1 backup\n');
+    expect(text).toContain('  server 2:api-new api-new:80 weight 100\n');
   });
 
   test('what HAProxy or Docker would refuse is refused before anything is created', () => {
@@ -154,9 +166,9 @@ describe('what the proxy reports', () => {
       '',
     ].join('\n');
     expect(parseServerStates(csv)).toEqual([
-      { backend: 'api-80', server: '1:api-a', version: '1', status: 'UP', weight: 0, checkStatus: 'L7OK', healthy: true, currentSessions: 0, totalSessions: 3, responses5xx: 0, connectionErrors: 0 },
-      { backend: 'api-80', server: '2:api-b', version: '2', status: 'UP', weight: 256, checkStatus: 'INI', healthy: false, currentSessions: 2, totalSessions: 4, responses5xx: 1, connectionErrors: 1 },
-      { backend: 'api-80', server: '3:api-c', version: '3', status: 'MAINT (resolution)', weight: 0, checkStatus: '', healthy: false, currentSessions: 0, totalSessions: 0, responses5xx: 0, connectionErrors: 0 },
+      { backend: 'api-80', server: '1:api-a', version: '1', status: 'UP', weight: 0, checkStatus: 'L7OK', healthy: true, currentSessions: 0, totalSessions: 3, responses5xx: 0, connectionErrors: 0, failedChecks: 0 },
+      { backend: 'api-80', server: '2:api-b', version: '2', status: 'UP', weight: 256, checkStatus: 'INI', healthy: false, currentSessions: 2, totalSessions: 4, responses5xx: 1, connectionErrors: 1, failedChecks: 0 },
+      { backend: 'api-80', server: '3:api-c', version: '3', status: 'MAINT (resolution)', weight: 0, checkStatus: '', healthy: false, currentSessions: 0, totalSessions: 0, responses5xx: 0, connectionErrors: 0, failedChecks: 0 },
     ]);
   });
 

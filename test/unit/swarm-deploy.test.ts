@@ -52,7 +52,7 @@ defaults
   timeout http-keep-alive 10s
   retries 3
   option redispatch 1
-  default-server init-addr last,libc,none resolvers docker resolve-prefer ipv4 check inter 1s fall 3 rise 2
+  default-server init-addr libc,none check inter 1s fall 3 rise 2
 
 frontend api-8080
   bind :8080
@@ -62,7 +62,7 @@ backend api-80
   balance roundrobin
   option httpchk GET /healthz
   http-check expect status 200-399
-  server-template api-task- 1-6 tasks.api:80
+  server-template api-task- 1-6 tasks.api:80 resolvers docker resolve-prefer ipv4 init-addr last,libc,none
 
 frontend opsbook-metrics
   bind :8404
@@ -83,8 +83,8 @@ describe("a Swarm service's proxy", () => {
 
   test('TCP mode, two container ports: one template per backend, no HTTP check', () => {
     const text = renderConfig({ ...routing, mode: 'tcp', check: { kind: 'tcp' }, ports: [{ host: 5432, container: 5432 }, { host: 9000, container: 9000 }] });
-    expect(text).toContain('backend api-5432\n  balance roundrobin\n  server-template api-task- 1-6 tasks.api:5432\n');
-    expect(text).toContain('backend api-9000\n  balance roundrobin\n  server-template api-task- 1-6 tasks.api:9000\n');
+    expect(text).toContain('backend api-5432\n  balance roundrobin\n  server-template api-task- 1-6 tasks.api:5432 resolvers docker resolve-prefer ipv4 init-addr last,libc,none\n');
+    expect(text).toContain('backend api-9000\n  balance roundrobin\n  server-template api-task- 1-6 tasks.api:9000 resolvers docker resolve-prefer ipv4 init-addr last,libc,none\n');
     expect(text).not.toContain('httpchk');
   });
 

@@ -2,11 +2,14 @@
 // the engine (pulled only when missing, never for the local stack's own image), and what the deploy must do with the
 // proxy before it starts the new version: reuse it, create it (a first deploy: a busy host port fails here, before
 // anything is stopped), or replace it after the gate (the service's ports change, or the serving version was deployed
-// before the proxy and holds the ports itself: a one-time gap, said so).
+// before the proxy and holds the ports itself: a one-time gap, said so). Before a replace plan is taken, the host
+// ports the service does not hold yet are tried with a short-lived probe container, so a port another process holds
+// is refused before the old proxy or version is touched.
 import type Docker from 'dockerode';
 import { MagicError } from '../../../kernel/io/errors';
 import { ProxyPort, RoutedServer, Routing } from '../proxy/config';
-import { ProxyError, ProxyInfo, ProxySpec, ensureProxy, formatPorts, inspectProxy, networkName } from '../proxy/proxy';
+import { LABEL } from '../engine/labels';
+import { ProxyError, ProxyInfo, ProxySpec, ensureProxy, formatPorts, inspectProxy, networkName, portsBusy } from '../proxy/proxy';
 import { DeploySpec } from './spec';
 
 /** The weight of the version that takes all requests; 0 is a version that takes none (the old one, draining). */
@@ -32,12 +35,15 @@ function checkOf(spec: DeploySpec): Routing['check'] {
   return spec.gate.kind === 'url' ? { kind: 'http', path: spec.gate.path } : { kind: 'tcp' };
 }
 
-/** The routing that sends every request to `serving`, keeping the others (at weight 0) known to the proxy. */
+/**
+ * The routing that sends every request to `serving`, keeping the others known to the proxy at weight 0 as standbys
+ * (backup servers): they take requests only while `serving` is marked down, until the deploy stops them.
+ */
 export function routingFor(spec: DeploySpec, serving: RoutedServer, others: RoutedServer[]): Routing {
   return {
     service: spec.service,
     ports: proxyPorts(spec),
-    servers: [{ ...serving, weight: FULL_WEIGHT }, ...others.filter((o) => o.container !== serving.container).map((o) => ({ ...o, weight: 0 }))],
+    servers: [{ ...serving, weight: FULL_WEIGHT, backup: false }, ...others.filter((o) => o.container !== serving.container).map((o) => ({ ...o, weight: 0, backup: true }))],
     mode: 'http',
     check: checkOf(spec),
     drainSeconds: Math.max(1, Math.round(spec.drainMs / 1000)),
@@ -65,6 +71,11 @@ function publishesPorts(c: Docker.ContainerInfo): boolean {
   return (c.Ports ?? []).some((p) => p.PublicPort !== undefined && p.PublicPort > 0);
 }
 
+/** The host port numbers a proxy label ("127.0.0.1:8080:80,9000:9000") publishes. */
+function hostPortsOfLabel(label: string): number[] {
+  return label.split(',').filter((p) => p !== '').map((p) => Number(p.split(':').slice(-2)[0]));
+}
+
 /** What to do with the proxy before the new version starts; `old` is the serving version, if any. */
 export async function planProxy(docker: Docker, spec: DeploySpec, old: Docker.ContainerInfo | undefined): Promise<ProxyPlan> {
   if (spec.ports.length === 0) return { kind: 'none' };
@@ -74,18 +85,68 @@ export async function planProxy(docker: Docker, spec: DeploySpec, old: Docker.Co
     throw new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} refused: ${spec.service} is a Swarm service (its proxy routes its tasks on ${existing.network})`, 'deploy it with --swarm, or under another --name; nothing was changed');
   }
   const wanted = formatPorts(proxyPorts(spec));
-  if (existing && existing.ports !== wanted) return { kind: 'replace', why: `the service's ports change from ${existing.ports} to ${wanted}`, oldProxy: existing, legacyHolder: undefined };
-  if (!existing && old && publishesPorts(old)) return { kind: 'replace', why: `${old.Names[0]?.replace(/^\//, '')} was deployed before the proxy and publishes the ports itself`, oldProxy: undefined, legacyHolder: old };
-  return { kind: 'ready', proxy: existing ?? (await createProxy(docker, spec)) };
+  if (existing && existing.ports !== wanted) {
+    await probeFreePorts(docker, spec, hostPortsOfLabel(existing.ports));
+    return { kind: 'replace', why: `the service's ports change from ${existing.ports} to ${wanted}`, oldProxy: existing, legacyHolder: undefined };
+  }
+  if (!existing && old && publishesPorts(old)) {
+    await probeFreePorts(docker, spec, (old.Ports ?? []).map((p) => p.PublicPort));
+    return { kind: 'replace', why: `${old.Names[0]?.replace(/^\//, '')} was deployed before the proxy and publishes the ports itself`, oldProxy: undefined, legacyHolder: old };
+  }
+  return { kind: 'ready', proxy: existing ?? (await createProxy(docker, spec, { firstProxy: true })) };
 }
 
-/** Creates (or starts) the service's proxy; a host port held by another process is a MagicError. */
-export async function createProxy(docker: Docker, spec: DeploySpec): Promise<ProxyInfo> {
+function portsRefused(spec: DeploySpec, why: string): MagicError {
+  return new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} refused: ${why}`, 'free the port, or publish the service on another one (-p HOST:CONTAINER); nothing was changed');
+}
+
+/**
+ * Creates (or starts) the service's proxy; a host port held by another process is a MagicError. `firstProxy`: the
+ * service had no proxy, so a network created for it is removed again when the proxy cannot be created.
+ */
+export async function createProxy(docker: Docker, spec: DeploySpec, options: { firstProxy?: boolean } = {}): Promise<ProxyInfo> {
   await ensureProxyImage(docker, spec.proxyImage);
   try {
     return await ensureProxy(docker, proxySpecOf(spec));
   } catch (e) {
-    if (e instanceof ProxyError) throw new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} refused: ${e.message}`, 'free the port, or publish the service on another one (-p HOST:CONTAINER); nothing was changed');
+    // only an empty network goes: the engine refuses to remove one that a version is attached to
+    if (options.firstProxy) await docker.getNetwork(networkName(spec.service)).remove().catch(() => undefined);
+    if (e instanceof ProxyError) throw portsRefused(spec, e.message);
     throw e;
+  }
+}
+
+/**
+ * Tries the host ports the service will publish and does not hold yet (`held`: what its current proxy or version
+ * publishes) with a probe container from the proxy image that binds them and exits at once, removed again whatever
+ * happens. Through the Docker API alone, so it holds on a remote engine too. A port another process holds is refused
+ * here, before the old proxy or version is stopped.
+ */
+async function probeFreePorts(docker: Docker, spec: DeploySpec, held: number[]): Promise<void> {
+  const toProbe = spec.ports.filter((p) => !held.includes(p.host));
+  if (toProbe.length === 0) return;
+  await ensureProxyImage(docker, spec.proxyImage);
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const p of toProbe) {
+    const key = `${p.host}/tcp`;
+    exposed[key] = {};
+    (bindings[key] ??= []).push({ HostIp: p.hostIp ?? '', HostPort: String(p.host) });
+  }
+  const probe = await docker.createContainer({
+    Image: spec.proxyImage,
+    Entrypoint: ['haproxy'],
+    Cmd: ['-v'],
+    ExposedPorts: exposed,
+    Labels: { [LABEL.managed]: 'true', [LABEL.role]: 'port-probe', 'opsbook.probe-of': spec.service },
+    HostConfig: { PortBindings: bindings, AutoRemove: false },
+  });
+  try {
+    await probe.start();
+  } catch (e) {
+    if (portsBusy(e)) throw portsRefused(spec, `a host port of ${spec.service} (${formatPorts(proxyPorts({ ...spec, ports: toProbe }))}) is held by another process: ${(e as Error).message.split('\n')[0]}`);
+    throw e;
+  } finally {
+    await probe.remove({ force: true }).catch(() => undefined);
   }
 }

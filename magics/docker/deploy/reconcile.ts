@@ -1,14 +1,16 @@
 // Puts a service back into one consistent state after a deploy that did not finish (its kernel was killed at any
 // step): exactly one version routed and running, every other version stopped, candidates that never served removed,
-// the proxy running the configuration its file holds. The proxy's configuration is the record of which version
+// the proxy running the configuration its file holds; old versions stop only after the proxy's old workers have
+// finished their requests on them (a deploy killed during its drain). The proxy's configuration is the record of which version
 // serves; what the dead deploy did before or after writing it decides nothing else. Run by the next deploy or
 // rollback when it takes over a dead kernel's lock, and by %deploy --cleanup.
 import type Docker from 'dockerode';
 import { containerName } from '../engine/containers';
 import { LABEL } from '../engine/labels';
-import { currentRouting, inspectProxy, switchTo } from '../proxy/proxy';
+import { Routing } from '../proxy/config';
+import { currentRouting, inspectProxy, switchTo, waitDrained } from '../proxy/proxy';
 import { DeployRecord, listRecords, writeRecord } from './audit';
-import { STOP_TIMEOUT_S, isCandidate, removeQuietly, routeName, routedServers, servingWithoutProxy, versions } from './service';
+import { STOP_TIMEOUT_S, addressOf, isCandidate, removeQuietly, routeName, routedServers, servingWithoutProxy, versions } from './service';
 
 /** The version to route when the routed one is gone: the newest running version that ever served, else the newest stopped one. */
 function fallback(all: Docker.ContainerInfo[]): Docker.ContainerInfo | undefined {
@@ -49,13 +51,15 @@ export async function reconcile(docker: Docker, service: string, deadDeployId?: 
       if (next && routing) {
         if (next.State !== 'running') await docker.getContainer(next.Id).start();
         const version = next.Labels[LABEL.version] ?? '';
-        await switchTo(docker, { ...routing, servers: [{ container: routeName(next), version, weight: 1 }] });
+        const address = addressOf((await docker.getContainer(next.Id).inspect()).NetworkSettings.Networks, service);
+        await switchTo(docker, { ...routing, servers: [{ container: routeName(next), version, weight: 1, ...(address ? { address } : {}) }] });
         done.push(`nothing running was routed: ${containerName(next)} serves ${service} again`);
         serving = [next];
       }
     } else if (routing) {
-      // the file may be newer than the running worker (killed between writing it and the reload): load it
-      await switchTo(docker, routing);
+      // the file may be newer than the running worker (killed between writing it and the reload), or a version's
+      // address may have changed (restarted): load it with the addresses the versions have now
+      await switchTo(docker, withAddressesOf(routing, all, service));
     }
     const servingIds = new Set(serving.map((c) => c.Id));
     for (const c of serving) {
@@ -67,20 +71,32 @@ export async function reconcile(docker: Docker, service: string, deadDeployId?: 
       }
     }
     all = await versions(docker, service);
-    for (const c of all.filter((v) => !servingIds.has(v.Id))) {
-      if (isCandidate(c)) {
-        await removeQuietly(docker.getContainer(c.Id));
-        done.push(`removed ${containerName(c)}, a new version that never served`);
-      } else if (c.State === 'running') {
-        const container = docker.getContainer(c.Id);
-        await container.update({ RestartPolicy: { Name: 'no' } }).catch(() => undefined);
-        await container.stop({ t: STOP_TIMEOUT_S }).catch(() => undefined);
-        done.push(`stopped ${containerName(c)}, an old version the proxy no longer routes to (kept for %rollback)`);
-      }
+    const others = all.filter((v) => !servingIds.has(v.Id));
+    for (const c of others.filter(isCandidate)) {
+      await removeQuietly(docker.getContainer(c.Id));
+      done.push(`removed ${containerName(c)}, a new version that never served`);
+    }
+    const toStop = others.filter((c) => !isCandidate(c) && c.State === 'running');
+    // a deploy killed during its drain left the proxy's old workers finishing requests on these versions: they stop
+    // only once those requests are done (bounded by the routing's drain), or the requests would be cut
+    if (toStop.length > 0 && routing && !(await waitDrained(docker, service, (routing.drainSeconds + 2) * 1000).catch(() => true))) {
+      done.push(`the proxy still had requests on an old version after ${routing.drainSeconds} s: it ended them (the drain limit)`);
+    }
+    for (const c of toStop) {
+      const container = docker.getContainer(c.Id);
+      await container.update({ RestartPolicy: { Name: 'no' } }).catch(() => undefined);
+      await container.stop({ t: STOP_TIMEOUT_S }).catch(() => undefined);
+      done.push(`stopped ${containerName(c)}, an old version the proxy no longer routes to (kept for %rollback)`);
     }
   }
   if (deadDeployId) await completeKilledRecord(docker, service, deadDeployId, done);
   return done;
+}
+
+/** The routing with each server's address as its running version has it now (a stopped one keeps what it had). */
+function withAddressesOf(routing: Routing, all: Docker.ContainerInfo[], service: string): Routing {
+  const byRoute = new Map(all.filter((c) => c.State === 'running').map((c) => [routeName(c), addressOf(c.NetworkSettings?.Networks, service)]));
+  return { ...routing, servers: routing.servers.map((s) => (byRoute.get(s.container) ? { ...s, address: byRoute.get(s.container) } : s)) };
 }
 
 /** The dead deploy's "started" record says it was killed, and what the recovery did. */

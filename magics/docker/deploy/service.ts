@@ -5,10 +5,10 @@
 import * as os from 'node:os';
 import type Docker from 'dockerode';
 import { MagicError } from '../../../kernel/io/errors';
-import { isVersion } from '../engine/containers';
+import { isProxy, isVersion } from '../engine/containers';
 import { LABEL, serviceFilter } from '../engine/labels';
 import { Routing, RoutedServer } from '../proxy/config';
-import { currentRouting } from '../proxy/proxy';
+import { currentRouting, networkName } from '../proxy/proxy';
 import { describeGate } from './health';
 import { DeploySpec, portsLabel } from './spec';
 
@@ -54,6 +54,11 @@ export function routeName(c: Pick<Docker.ContainerInfo, 'Labels'>): string {
   return `${c.Labels[LABEL.service]}-${c.Labels[LABEL.deployId]}`;
 }
 
+/** A version's address on its service's network (listed or inspected), undefined when it has none now. */
+export function addressOf(networks: Record<string, { IPAddress?: string }> | undefined, service: string): string | undefined {
+  return networks?.[networkName(service)]?.IPAddress || undefined;
+}
+
 /** The routed servers (weight > 0) of a routing. */
 export function routedServers(routing: Routing | undefined): RoutedServer[] {
   return (routing?.servers ?? []).filter((s) => s.weight > 0);
@@ -70,6 +75,19 @@ export async function serving(docker: Docker, service: string): Promise<Docker.C
   if (!routing) return servingWithoutProxy(docker, service);
   const routed = new Set(routedServers(routing).map((s) => s.container));
   return (await versions(docker, service, ['running'])).find((c) => routed.has(routeName(c)));
+}
+
+/**
+ * Whether anything serves the service, from its containers as listed (any state): with a proxy, the proxy runs and a
+ * version its routing names runs; without one, a version that is not a candidate runs.
+ */
+export async function isServed(docker: Docker, service: string, containers: readonly Docker.ContainerInfo[]): Promise<boolean> {
+  const all = containers.filter((c) => isVersion(c.Labels));
+  const proxy = containers.find((c) => isProxy(c.Labels));
+  if (!proxy) return all.some((c) => c.State === 'running' && !isCandidate(c));
+  if (proxy.State !== 'running') return false;
+  const routed = new Set(routedServers(await currentRouting(docker, service)).map((s) => s.container));
+  return all.some((c) => c.State === 'running' && routed.has(routeName(c)));
 }
 
 /** The labels of everything a deploy creates: %ps, %history, %rollback and --cleanup read them back. */

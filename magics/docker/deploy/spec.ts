@@ -57,7 +57,7 @@ function portNumber(text: string, what: string, given: string): number {
   return n;
 }
 
-/** `-p` values, checked before anything is created: `[IP:]HOST:CONTAINER[/tcp]`, ports 1–65535, one target per host port. */
+/** `-p` values, checked before anything is created: `[IP:]HOST:CONTAINER[/tcp]`, ports 1–65535, each host port once per address. */
 export function parsePorts(values: unknown): PortMapping[] {
   if (!Array.isArray(values)) return [];
   const ports = values.map((v): PortMapping => {
@@ -69,10 +69,15 @@ export function parsePorts(values: unknown): PortMapping[] {
     if (m[1]) mapping.hostIp = m[1].replace(/^\[|\]$/g, '');
     return mapping;
   });
-  for (const p of ports) {
-    const clash = ports.find((q) => q.host === p.host && (q.hostIp ?? '') === (p.hostIp ?? '') && q.container !== p.container);
-    if (clash) throw new UsageError(`-p: host port ${p.host} cannot go to both ${p.container} and ${clash.container}`);
-  }
+  ports.forEach((p, i) => {
+    for (const q of ports.slice(i + 1)) {
+      if (q.host !== p.host) continue;
+      // the same port on all addresses and on one, or twice on one address: the second bind would fail
+      if (p.hostIp === undefined || q.hostIp === undefined || p.hostIp === q.hostIp) throw new UsageError(`-p: host port ${p.host} is given twice (${portText(p)} and ${portText(q)})`);
+      // on two addresses, one listener in the proxy serves both: it can forward to one container port only
+      if (q.container !== p.container) throw new UsageError(`-p: host port ${p.host} cannot go to both ${p.container} and ${q.container}`);
+    }
+  });
   return ports;
 }
 

@@ -16,12 +16,22 @@ export interface ProxyPort {
 
 /** One version of the service behind the proxy. */
 export interface RoutedServer {
-  /** The container's name: the proxy resolves it through Docker's DNS on the service's network. */
+  /** The container's name: the proxy resolves it through Docker's DNS on the service's network when it loads. */
   container: string;
+  /**
+   * The container's address on the service's network when the routing was made: used when the name does not
+   * resolve at load (Docker's DNS forgets a bridge network's names when the engine leaves swarm mode).
+   */
+  address?: string;
   /** The version text (image tag); it is part of the server's name, so proxy metrics tell versions apart. */
   version: string;
   /** 0–256: 0 takes no new requests (a staged candidate, a draining old version); canaries use the range. */
   weight: number;
+  /**
+   * A standby (the version a switch replaced): it takes requests only while every routed server is down, so a new
+   * version the proxy marks down right after the switch fails over to the old one at once, not to "503 no server".
+   */
+  backup?: boolean;
 }
 
 export type ProxyCheck = { kind: 'tcp' } | { kind: 'http'; path: string };
@@ -115,6 +125,7 @@ export function validateRouting(routing: Routing): void {
   const names = new Set<string>();
   for (const s of routing.servers) {
     if (!Number.isInteger(s.weight) || s.weight < 0 || s.weight > MAX_WEIGHT) throw new RoutingError(`weight ${s.weight} of ${s.container} is not an integer in 0–${MAX_WEIGHT}`);
+    if (s.address !== undefined && !/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)$/.test(s.address)) throw new RoutingError(`${s.container}: "${s.address}" is not an IP address`);
     const name = serverName(s);
     if (names.has(name)) throw new RoutingError(`${s.container} is routed twice`);
     names.add(name);
@@ -150,8 +161,9 @@ function globalSection(routing: Routing, generation: string): string[] {
     `  stats socket ipv4@127.0.0.1:${RUNTIME_API_PORT} level admin`,
     `  description ${descriptionOf(generation)}`,
     '',
-    // servers are container names: Docker's DNS answers for the service's network; short holds so a stopped
-    // version leaves (and a started one joins) within about a second, without making the configuration fail
+    // for servers that must follow Docker's DNS at run time (a template over a service's tasks); a version's server
+    // is resolved once, when a configuration loads (see defaultsSection); short holds so a stopped task leaves (and a
+    // started one joins) within about a second, without making the configuration fail
     'resolvers docker',
     '  nameserver dns 127.0.0.11:53',
     '  accepted_payload_size 8192',
@@ -180,8 +192,11 @@ function defaultsSection(routing: Routing): string[] {
     // a connection refused by one server is tried again on another (connection failures only: never a replay)
     '  retries 3',
     '  option redispatch 1',
-    // a missing container must not stop the configuration from loading (it becomes MAINT until it resolves)
-    '  default-server init-addr last,libc,none resolvers docker resolve-prefer ipv4 check inter 1s fall 3 rise 2',
+    // a version's name is resolved when the configuration loads (libc, through Docker's DNS), else its address as
+    // the routing recorded it, else the server waits in MAINT: a missing container never stops a configuration from
+    // loading. Not again at run time: Docker's DNS forgets a bridge network's names when the engine leaves swarm
+    // mode, and a running worker would then take a serving version out (NX); every switch reloads anyway.
+    '  default-server init-addr libc,none check inter 1s fall 3 rise 2',
     '',
   ];
 }
@@ -203,9 +218,14 @@ function backendSections(routing: Routing): string[] {
   for (const port of containerPorts) {
     lines.push(`backend ${backendName(routing.service, port)}`, '  balance roundrobin');
     if (routing.check.kind === 'http') lines.push(`  option httpchk GET ${routing.check.path}`, '  http-check expect status 200-399');
-    for (const s of routing.servers) lines.push(`  server ${serverName(s)} ${s.container}:${port} weight ${s.weight}`);
-    // Swarm's tasks by DNS: the slots take the addresses `tasks.<service>` answers (resolvers docker, holds of 1 s)
-    if (routing.swarm) lines.push(`  server-template ${swarmSlotPrefix(routing.swarm.service)} 1-${routing.swarm.slots} tasks.${routing.swarm.service}:${port}`);
+    // a backup with weight 0 would never be picked: a standby gets weight 1 (it is alone whenever it is used)
+    for (const s of routing.servers) {
+      const fallback = s.address ? ` init-addr libc,${s.address}` : '';
+      lines.push(`  server ${serverName(s)} ${s.container}:${port}${fallback} ${s.backup ? `weight ${Math.max(1, s.weight)} backup` : `weight ${s.weight}`}`);
+    }
+    // Swarm's tasks by DNS at run time: the slots take the addresses `tasks.<service>` answers (resolvers docker,
+    // holds of 1 s), empty slots wait in MAINT (init-addr none) so the configuration loads whatever DNS says then
+    if (routing.swarm) lines.push(`  server-template ${swarmSlotPrefix(routing.swarm.service)} 1-${routing.swarm.slots} tasks.${routing.swarm.service}:${port} resolvers docker resolve-prefer ipv4 init-addr last,libc,none`);
     lines.push('');
   }
   return lines;

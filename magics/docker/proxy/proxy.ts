@@ -172,7 +172,8 @@ function createOptions(spec: ProxySpec, network: string, routing: Routing): Dock
   };
 }
 
-function portsBusy(e: unknown): boolean {
+/** Whether an engine error says a host port is taken (by another process or container). */
+export function portsBusy(e: unknown): boolean {
   return /port is already allocated|address already in use/i.test((e as Error).message);
 }
 

@@ -123,6 +123,8 @@ export interface ServerState {
   totalSessions: number;
   responses5xx: number;
   connectionErrors: number;
+  /** Failed health checks since this worker started (a reload starts a new worker, and the count again). */
+  failedChecks: number;
 }
 
 /** `show stat` CSV → one state per server (frontends and backend totals left out). */
@@ -150,6 +152,7 @@ export function parseServerStates(csv: string): ServerState[] {
       totalSessions: Number(at(f, 'stot') || 0),
       responses5xx: Number(at(f, 'hrsp_5xx') || 0),
       connectionErrors: Number(at(f, 'econ') || 0),
+      failedChecks: Number(at(f, 'chkfail') || 0),
     });
   }
   return states;
