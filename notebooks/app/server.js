@@ -4,7 +4,9 @@
 // APP_UNHEALTHY=1 makes /healthz answer 500 while everything else keeps working, so only a health check notices.
 // For deploy tests and demos of a version that goes bad after its gate: APP_FAIL_AFTER_MS=N makes /healthz answer
 // 500 from N ms after start on (a version really failing), APP_FLAP_AT_MS=N makes the first /healthz after N ms
-// answer 500 once (one missed check, which must not count as a failure).
+// answer 500 once (one missed check, which must not count as a failure). With APP_KNOB_CLOCK=traffic both count
+// from the first request that is not /healthz or /metrics instead: behind a proxy that is the moment it switched
+// to this version, however long the machine took to get there.
 // SERVICE_NAME, when set (the runbooks pass the %deploy service), labels every metric service="<name>", so a query
 // can select the service whatever Prometheus job scrapes it.
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, exit (forced after SHUTDOWN_TIMEOUT_MS).
@@ -17,13 +19,16 @@ const version = process.env.APP_VERSION || require('./package.json').version;
 const unhealthy = process.env.APP_UNHEALTHY === '1' || process.env.APP_UNHEALTHY === 'true';
 const shutdownTimeoutMs = Number(process.env.SHUTDOWN_TIMEOUT_MS || 5000);
 const serviceName = process.env.SERVICE_NAME || '';
-const startedAt = Date.now();
+const countsFromTraffic = process.env.APP_KNOB_CLOCK === 'traffic';
+/** When the knobs' clock started: the process start, or (APP_KNOB_CLOCK=traffic) the first real request. */
+let clockStart = countsFromTraffic ? undefined : Date.now();
 const failAfterMs = process.env.APP_FAIL_AFTER_MS ? Number(process.env.APP_FAIL_AFTER_MS) : undefined;
 let flapAtMs = process.env.APP_FLAP_AT_MS ? Number(process.env.APP_FLAP_AT_MS) : undefined;
 
 /** Whether /healthz answers 200 now: not when unhealthy, failing since APP_FAIL_AFTER_MS, or at the one flap. */
 function healthy() {
-  const age = Date.now() - startedAt;
+  if (clockStart === undefined) return !unhealthy;
+  const age = Date.now() - clockStart;
   if (unhealthy || (failAfterMs !== undefined && age >= failAfterMs)) return false;
   if (flapAtMs !== undefined && age >= flapAtMs) {
     flapAtMs = undefined;
@@ -78,6 +83,7 @@ async function handle(request, response) {
   const url = new URL(request.url || '/', 'http://localhost');
   const pathname = url.pathname;
   const route = Object.prototype.hasOwnProperty.call(routes, pathname) ? pathname : 'other';
+  if (clockStart === undefined && route !== '/healthz' && route !== '/metrics') clockStart = Date.now();
   const stopTimer = requestDuration.startTimer({ route });
   let status = 500;
   let type = 'text/plain';

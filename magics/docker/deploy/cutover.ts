@@ -161,7 +161,8 @@ async function lookAt(run: DeployRun, candidate: { container: Docker.Container; 
   const failedChecks = Math.max(0, ...mine.map((s) => s.failedChecks));
   if (failedChecks > watch.proxyFailedChecks) {
     watch.proxyFailedChecks = failedChecks;
-    miss = `the proxy's check: ${mine.find((s) => s.checkStatus !== '')?.checkStatus ?? 'failed'}`;
+    const last = mine.find((s) => s.checkStatus !== '')?.checkStatus;
+    miss = `the proxy's check failed${last ? `; its last check: ${last}` : ''}`;
   }
   // going down ("UP 2/3"), or unhealthy in Docker's eyes, is not clean either, though the misses that led there were
   // counted already. Docker's verdict alone never switches back: its check is a process started in the container,
