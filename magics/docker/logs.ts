@@ -6,7 +6,7 @@
 // engine splits them across chunks. --follow streams until the container stops or the cell is interrupted.
 import { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import type { Io } from '../../kernel/io/io';
+import { InterruptedError, type Io } from '../../kernel/io/io';
 import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import { parseDuration, parseTime } from '../lib/time';
@@ -152,10 +152,11 @@ async function runLogs(call: MagicCall, connection: DockerConnection): Promise<L
     if (call.args.options.follow === true) await followLogs(container, options, sink, io.signal);
     else sink.push(await container.logs({ ...options, follow: false, abortSignal: io.signal }));
   } catch (e) {
-    if (io.signal.aborted) return undefined;
+    if (io.signal.aborted) throw new InterruptedError();
     throw engineRefused(source.name, e);
   }
-  if (io.signal.aborted) return undefined;
+  // interrupted while following: the cell ends as interrupted, whichever of the stream's end and the interrupt came first
+  if (io.signal.aborted) throw new InterruptedError();
   sink.flush();
   return capture;
 }

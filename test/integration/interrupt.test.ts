@@ -65,9 +65,11 @@ test('interrupt_request stops an await that never settles', async () => {
 
 test('interrupt_request aborts io.signal so a signal-aware task stops', async () => {
   const cell = await startCell(
-    'globalThis.aborted = false; await new Promise((res, rej) => { const t = setTimeout(res, 30000); io.signal.addEventListener("abort", () => { clearTimeout(t); globalThis.aborted = true; rej(io.signal.reason) }) })',
+    'globalThis.aborted = false; await new Promise((res, rej) => { const t = setTimeout(res, 30000); io.signal.addEventListener("abort", () => { clearTimeout(t); globalThis.aborted = true; rej(io.signal.reason) }); console.log("armed") })',
   );
-  await new Promise((r) => setTimeout(r, 100));
+  // interrupt once the listener is in place (a loaded machine may take longer than any fixed pause to get there)
+  const deadline = Date.now() + 10_000;
+  while (!k.client.iopubFor(cell.msgId).some((m) => m.header.msg_type === 'stream' && String(m.content.text).includes('armed')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   await expectInterrupted(cell, viaControl);
   const r = await k.client.execute('globalThis.aborted');
   expect(r.outputs.find((m) => m.header.msg_type === 'execute_result')?.content.data).toEqual({ 'text/plain': 'true' });

@@ -115,7 +115,7 @@ describe('the npm package: pack, install -g into a temporary prefix, install the
   test('npm pack holds only runtime files: the built kernel and magics, the logos, README and package.json', () => {
     const paths = packed.map((f) => f.path);
     expect(paths.filter((p) => !RUNTIME_FILE.test(p))).toEqual([]);
-    expect(paths).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/kernel/cli.js', 'dist/kernel/executor/worker.js', 'dist/magics/index.js', 'kernelspec/logo-64x64.png']));
+    expect(paths).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/kernel/cli.js', 'dist/kernel/executor/cell-thread/worker.js', 'dist/magics/index.js', 'kernelspec/logo-64x64.png']));
   });
 
   test('opsbook install --user wrote a kernelspec that starts the installed package', () => {
