@@ -2,6 +2,7 @@
 // gaps kept as gaps, unit ticks, thresholds, deploy markers) and a sorted bar chart for instant queries.
 // Output is plain JSON ({ data, layout }) for application/vnd.plotly.v1+json; x values are milliseconds since
 // the epoch given as x0 + dx per trace (no x arrays), which Plotly draws on a date axis in UTC. Pure.
+// One file (about 400 lines) on purpose: the range and the instant figure share the axis, unit and legend helpers.
 
 import type { InstantRow, Series } from './series';
 import { axisTicks, formatValue, plotlyHoverFormat, type UnitName } from './units';

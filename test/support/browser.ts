@@ -1,5 +1,5 @@
 // Debian's Chromium driven by playwright-core for the browser suite (never a downloaded browser): /usr/bin/chromium
-// with DESIGN.md's flags and a fresh --user-data-dir, screenshots under test-results/e2e/, a network guard that
+// headless, without sandbox, GPU, QUIC or any background traffic, with a fresh --user-data-dir, screenshots under test-results/e2e/, a network guard that
 // aborts every request that is not file:// (for "this HTML works offline"), and the checks a chart needs: plotly.js
 // drew line paths with a non-empty `d`.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { processesMentioning } from './jupyter-env';
 import { REPO_ROOT } from './kernel-process';
 
 export const CHROMIUM = '/usr/bin/chromium';
-/** DESIGN.md's flags; the fresh --user-data-dir is added by launchPersistentContext. */
+/** Headless and quiet: no sandbox (root in CI), no GPU, no QUIC, no first-run or background network; the fresh --user-data-dir is added by launchPersistentContext. */
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 export const CHROMIUM_APT = 'apt-get install -y --no-install-recommends chromium';
 /** Where screenshots go (test-results/ is git-ignored). */
