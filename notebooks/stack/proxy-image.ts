@@ -64,7 +64,7 @@ export async function downloadAndExtract(dir: string): Promise<{ root: string; d
   return { root, debs: debs.sort() };
 }
 
-function proxyRecipe(binary: string, libraries: RootfsEntry[]): ImageRecipe {
+function proxyRecipe(binary: string, libraries: RootfsEntry[], source: string): ImageRecipe {
   const text = (file: string, content: string): RootfsEntry => ({ kind: 'text', path: file, mode: 0o644, text: content });
   return {
     tag: PROXY_IMAGE,
@@ -80,39 +80,76 @@ function proxyRecipe(binary: string, libraries: RootfsEntry[]): ImageRecipe {
       { kind: 'dir', path: '/var/lib/haproxy', mode: 0o755 },
       { kind: 'dir', path: PROXY_CONFIG_DIR, mode: 0o755 },
     ],
-    changes: [`ENV PATH=${IMAGE_PATH}`, 'ENTRYPOINT ["/usr/sbin/haproxy"]', `CMD ["-W", "-db", "-f", "${PROXY_CONFIG_DIR}/haproxy.cfg"]`],
+    changes: [`ENV PATH=${IMAGE_PATH}`, 'ENTRYPOINT ["/usr/sbin/haproxy"]', `CMD ["-W", "-db", "-f", "${PROXY_CONFIG_DIR}/haproxy.cfg"]`, `LABEL ${PROXY_SOURCE_LABEL}="${source}"`],
     hashLabel: PROXY_IMAGE_LABEL,
     version: RECIPE_VERSION,
   };
 }
 
-let ensured: Promise<string> | undefined;
+/** Label on the image: the recipe version and the haproxy package version it was made from. */
+export const PROXY_SOURCE_LABEL = 'opsbook.proxy-image.source';
+
+export interface ProxyImage {
+  tag: string;
+  /** The haproxy package version inside the image (Debian's version string), or "unknown" for an older image. */
+  haproxy: string;
+  /** Whether this call made the image (false: an image made from the same package version was kept). */
+  made: boolean;
+}
+
+/** The haproxy version `apt-get download` would fetch (apt's candidate), without downloading it; undefined without apt lists. */
+async function candidateVersion(): Promise<string | undefined> {
+  const { stdout } = await run('apt-cache', ['policy', 'haproxy']).catch(() => ({ stdout: '' }));
+  const candidate = /Candidate:\s*(\S+)/.exec(stdout)?.[1];
+  return candidate && candidate !== '(none)' ? candidate : undefined;
+}
+
+async function sourceLabelOf(tag: string): Promise<string | undefined> {
+  const { stdout } = await run('docker', ['image', 'inspect', '--format', `{{index .Config.Labels "${PROXY_SOURCE_LABEL}"}}`, tag], { timeoutMs: 15_000 }).catch(() => ({ stdout: '' }));
+  return stdout.trim() || undefined;
+}
+
+const sourceOf = (haproxyVersion: string) => `${RECIPE_VERSION} haproxy=${haproxyVersion}`;
+
+let ensured: Promise<ProxyImage> | undefined;
 
 /**
- * Makes opsbook/haproxy:local unless an image with that tag and the recipe's hash exists; returns the tag. Without
- * network (apt-get download fails) an existing image of that tag is kept.
+ * Makes opsbook/haproxy:local unless an image with that tag was made by this recipe from the haproxy version apt
+ * would fetch now: then it is kept without downloading anything (a second `stack up`, every test suite after the
+ * first). Otherwise haproxy is downloaded and the image imported unless the recipe's hash says it is the same.
+ * Without network (apt-get download fails) an existing image of that tag is kept.
  */
-export function ensureProxyImage(): Promise<string> {
+export function ensureProxyImageReport(): Promise<ProxyImage> {
   // the lock file (opsbook-proxy-image.lock in the temp folder) is shared by every process of this machine
   ensured ??= withHostLock('proxy-image', async () => {
+    const candidate = await candidateVersion();
+    if (candidate !== undefined && (await sourceLabelOf(PROXY_IMAGE)) === sourceOf(candidate)) return { tag: PROXY_IMAGE, haproxy: candidate, made: false };
     const dir = mkdtempSync(path.join(os.tmpdir(), 'opsbook-haproxy-'));
     try {
-      let root: string;
+      let fetched: { root: string; debs: string[] };
       try {
-        root = (await downloadAndExtract(dir)).root;
+        fetched = await downloadAndExtract(dir);
       } catch (e) {
-        if (await importedImage(PROXY_IMAGE, PROXY_IMAGE_LABEL)) return PROXY_IMAGE;
+        if (await importedImage(PROXY_IMAGE, PROXY_IMAGE_LABEL)) return { tag: PROXY_IMAGE, haproxy: (await sourceLabelOf(PROXY_IMAGE))?.split('haproxy=')[1] ?? 'unknown', made: false };
         throw e;
       }
-      const binary = path.join(root, HAPROXY_IN_PACKAGE);
-      await ensureImported(proxyRecipe(binary, await libraryEntries(binary, root)));
-      return PROXY_IMAGE;
+      // the .deb's file name carries the version apt fetched (haproxy_<version>_<arch>.deb, ':' written as %3a)
+      const deb = fetched.debs.find((d) => d.startsWith('haproxy_'));
+      const version = deb ? decodeURIComponent(deb.split('_')[1]) : candidate ?? 'unknown';
+      const binary = path.join(fetched.root, HAPROXY_IN_PACKAGE);
+      const made = await ensureImported(proxyRecipe(binary, await libraryEntries(binary, fetched.root), sourceOf(version)));
+      return { tag: PROXY_IMAGE, haproxy: version, made };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);
   ensured.catch(() => { ensured = undefined; });
   return ensured;
+}
+
+/** ensureProxyImageReport, for callers that only need the tag. */
+export function ensureProxyImage(): Promise<string> {
+  return ensureProxyImageReport().then((image) => image.tag);
 }
 
 if (require.main === module) {

@@ -17,7 +17,7 @@ import { ensureBaseImages } from './base-images';
 import { docker } from './commands';
 import { DOCKERD_BIN, ensureDocker } from './engine';
 import { PROMETHEUS_BIN, PUSHGATEWAY_BIN, prometheusCommand, prometheusConfig, pushgatewayCommand } from './prometheus';
-import { PROXY_IMAGE, ensureProxyImage } from './proxy-image';
+import { PROXY_IMAGE, ensureProxyImageReport } from './proxy-image';
 import { prepareSampleApp } from './sample-app';
 import { ServerCommand, httpStatus, isOurProcess, startServer, stopPid } from './server';
 
@@ -282,8 +282,8 @@ export async function stackUp(options: ServersOptions = {}): Promise<UpReport> {
   writeState({ ...(previous ?? { version: STATE_VERSION, dir, service: options.service ?? DEMO_SERVICE, appPort: options.appPort ?? (await freePort()) }), dir, dockerd });
   const images = await ensureBaseImages();
   lines.push(`base images   ${images.busybox}, ${images.node} (docker import, no registry)`);
-  const proxyImage = await ensureProxyImage();
-  lines.push(`proxy image   ${proxyImage} (Debian's haproxy, docker import; %deploy uses it through OPSBOOK_PROXY_IMAGE)`);
+  const proxy = await ensureProxyImageReport();
+  lines.push(`proxy image   ${proxy.tag} (Debian's haproxy ${proxy.haproxy}, ${proxy.made ? 'imported now' : 'kept'}; %deploy uses it through OPSBOOK_PROXY_IMAGE)`);
   const context = await prepareSampleApp();
   lines.push(`sample app    build context ${context} (node_modules installed)`);
   const servers = await upServers({ ...options, dir });
