@@ -86,15 +86,27 @@ export class Kernel {
     await this.executor.whenReady();
   }
 
-  /** Like ipykernel's parent poller: a kernel whose launcher died (it was re-parented) shuts down, never lingers. */
+  /**
+   * Like ipykernel's parent poller: a kernel whose launcher died shuts down, never lingers. Two signs: the parent
+   * it started with is no longer its parent (it was re-parented), or the launcher named by JPY_PARENT_PID (which
+   * jupyter_client sets) no longer exists; the second also covers a launcher that died before this kernel got here.
+   */
   private exitWithParent(): void {
     const parent = process.ppid;
-    if (parent <= 1) return; // started by init: nothing to watch
+    const launcher = Number(process.env.JPY_PARENT_PID);
+    const watchLauncher = Number.isInteger(launcher) && launcher > 1;
+    if (parent <= 1 && !watchLauncher) return; // started by init: nothing to watch
+    const gone = (): string | undefined => {
+      if (parent > 1 && process.ppid !== parent) return `the process that started this kernel (pid ${parent}) is gone`;
+      if (watchLauncher && !processExists(launcher)) return `the launcher (JPY_PARENT_PID ${launcher}) is gone`;
+      return undefined;
+    };
     const timer = setInterval(() => {
-      if (process.ppid !== parent) {
-        log.warn(`the process that started this kernel (pid ${parent}) is gone; shutting down`);
-        void this.shutdown(false);
-      }
+      const why = gone();
+      if (why === undefined) return;
+      log.warn(`${why}; shutting down`);
+      clearInterval(timer);
+      void this.shutdown(false);
     }, 1000);
     timer.unref();
   }
@@ -217,5 +229,15 @@ export class Kernel {
     await this.metrics.close();
     await this.history.flush();
     process.exit(0);
+  }
+}
+
+/** Whether a process with this pid exists (signal 0 checks without sending; EPERM: it exists, not ours). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector';
 import * as path from 'node:path';
 import { BEFORE_TERMINATE } from './thread-messages';
-import type { ToMain, ToWorker } from './thread-messages';
+import type { CellThreadData, ToMain, ToWorker } from './thread-messages';
 import type { OpsEvent } from '../io/io';
 import { log } from '../log';
 
@@ -52,6 +52,8 @@ export class ExecutorClient {
   private interrupting: Interrupting | undefined;
   private interrupts = 0;
   private stopping = false;
+  /** Shared with the worker: 1 while it runs a cell (see CellThreadData). */
+  private readonly cellRunning = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
 
   constructor(private readonly events: ExecutorEvents) {
     this.inspector.connect();
@@ -64,7 +66,9 @@ export class ExecutorClient {
 
   private spawn(): void {
     this.workerSession = undefined;
-    const worker = new Worker(path.join(__dirname, 'cell-thread', 'worker.js'), { stdout: false, stderr: false });
+    Atomics.store(this.cellRunning, 0, 0);
+    const workerData: CellThreadData = { cellRunning: this.cellRunning };
+    const worker = new Worker(path.join(__dirname, 'cell-thread', 'worker.js'), { stdout: false, stderr: false, workerData });
     this.worker = worker;
     this.ready = new Promise((resolve) => {
       const onReady = (m: ToMain) => {
@@ -172,7 +176,14 @@ export class ExecutorClient {
   }
 
   private terminateRunningCode(state: Interrupting): void {
-    if (this.interrupting !== state || !this.workerSession) return;
+    if (this.interrupting !== state) return;
+    if (!this.workerSession || Atomics.load(this.cellRunning, 0) === 0) {
+      // no cell on the thread yet (it is still starting, or the cell's command is queued behind the one it runs):
+      // the interrupt message already sent is answered once the thread is free; look again shortly, since the
+      // queued cell may start and spin before it reads that message
+      state.timers.push(setTimeout(() => this.terminateRunningCode(state), RETRY_MS));
+      return;
+    }
     // Both run in the worker in one inspector interrupt: first the worker empties its async id stack (see
     // BEFORE_TERMINATE), then the running code is terminated.
     const prepare = JSON.stringify({ id: -state.id, method: 'Runtime.evaluate', params: { expression: `globalThis[Symbol.for(${JSON.stringify(BEFORE_TERMINATE)})]?.()` } });

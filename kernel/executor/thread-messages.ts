@@ -10,6 +10,16 @@ import type { OpsEvent } from '../io/io';
  */
 export const BEFORE_TERMINATE = 'opsbook.beforeTerminate';
 
+/**
+ * The worker's workerData: `cellRunning[0]` is 1 from the moment the cell thread takes an execute command until the
+ * cell is answered, else 0. The protocol thread terminates running code only while it is 1: a thread still loading
+ * its modules, or about to take the next message, must never be terminated (that ends the thread, or kills the
+ * next command before it can be answered).
+ */
+export interface CellThreadData {
+  cellRunning: Int32Array;
+}
+
 export interface ExecuteCommand {
   type: 'execute';
   id: string;

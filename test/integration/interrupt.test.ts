@@ -138,3 +138,20 @@ test('heartbeat and kernel_info on control answer during a 30 s busy loop, then 
   expect(k.client.repliesTo(cell.msgId)).toHaveLength(0);
   await expectInterrupted(cell, viaControl);
 });
+
+test("a busy first cell interrupted the moment it is sent (the cell thread still starting) stops; the kernel lives", async () => {
+  // a fresh kernel: its cell thread is still loading when the cell and the interrupt arrive. Terminating the thread
+  // then ended it before it was ready, and the kernel exited.
+  const fresh = await startTestKernel();
+  try {
+    const spinning = fresh.client.execute('const t9 = Date.now(); while (Date.now() < t9 + 60_000) {}', {}, 90_000);
+    await fresh.client.waitForIopub((m) => m.header.msg_type === 'execute_input', 10_000, 'the first cell taken');
+    const interrupted = await fresh.client.call('interrupt_request', {}, { channel: 'control', timeoutMs: 20_000 });
+    expect(interrupted.reply.content.status).toBe('ok');
+    const r = await spinning;
+    expect(r.reply.content.ename).toBe('KeyboardInterrupt');
+    expect((await fresh.client.execute('40 + 2')).reply.content.status).toBe('ok');
+  } finally {
+    await fresh.stop();
+  }
+});

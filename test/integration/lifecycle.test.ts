@@ -136,8 +136,9 @@ describe('a kernel whose launcher dies', () => {
     const { makeConnection, CLI } = await import('../support/kernel-process');
     const { execFileSync } = await import('node:child_process');
     const { file, dir } = await makeConnection();
-    // the shell starts the kernel in the background, lets it come up, and exits: the kernel is re-parented
-    const pid = Number(execFileSync('sh', ['-c', `"${process.execPath}" "${CLI}" kernel -f "${file}" >/dev/null 2>&1 & echo $!; sleep 1`], { encoding: 'utf8', env: { ...process.env, OPSBOOK_HISTORY_FILE: `${dir}/history.jsonl` } }).trim());
+    // the shell starts the kernel in the background, naming itself in JPY_PARENT_PID as jupyter_client does, and
+    // exits, maybe before the kernel has even started on a loaded machine: the kernel is re-parented
+    const pid = Number(execFileSync('sh', ['-c', `JPY_PARENT_PID=$$ "${process.execPath}" "${CLI}" kernel -f "${file}" >/dev/null 2>&1 & echo $!; sleep 1`], { encoding: 'utf8', env: { ...process.env, OPSBOOK_HISTORY_FILE: `${dir}/history.jsonl` } }).trim());
     expect(pid).toBeGreaterThan(0);
     expect(await until(() => !alive(pid), 8000)).toBe(true);
   });

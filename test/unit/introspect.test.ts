@@ -109,12 +109,11 @@ describe('complete: identifiers', () => {
     expect(complete(g, '\ud83d\ude00.', 1).status).toBe('ok');
   });
 
-  test('an object with 10,000 properties: correct matches, fast', () => {
+  // how long this takes is the bench's business (no timed unit tests): here, only that every match is right
+  test('an object with 10,000 properties: correct matches', () => {
     const big = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`p${i}`, i]));
     const global = { big };
-    const t0 = performance.now();
     const all = complete(global, 'big.', 4);
-    const ms = performance.now() - t0;
     expect(all.matches.length).toBe(10_000 + Object.getOwnPropertyNames(Object.prototype).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n)).length);
     expect(all.matches).toContain('p9999');
     expect(all.matches).toContain('hasOwnProperty');
@@ -122,7 +121,6 @@ describe('complete: identifiers', () => {
     expect(some.matches.length).toBe(111); // p12, p120..p129, p1200..p1299
     expect(some.matches.slice(0, 3)).toEqual(['p12', 'p120', 'p1200']);
     expect(some.cursor_start).toBe(4);
-    expect(ms).toBeLessThan(200);
   });
 });
 

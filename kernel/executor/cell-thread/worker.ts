@@ -1,7 +1,7 @@
 // The cell thread's entry point (a worker thread started by ../client.ts). Cells run here, in this thread's own
 // V8 context, so a busy cell never blocks the protocol thread (heartbeat, control, interrupt). It answers the
 // ToWorker commands of ../thread-messages.ts.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import * as vm from 'node:vm';
 import { CellIo, currentCell } from './cell-io';
 import { rewriteCell, cellValue, CellSyntaxError } from './cell-rewrite';
@@ -17,11 +17,13 @@ import { setUpMagics } from './magics';
 import { installCellGlobals } from './cell-globals';
 import { installTerminationSupport } from './termination';
 import { warmUpSoon } from './warm-up';
-import type { ExecuteCommand, ToMain, ToWorker } from '../thread-messages';
+import type { CellThreadData, ExecuteCommand, ToMain, ToWorker } from '../thread-messages';
 import { InterruptedError } from '../../io/io';
 
 if (!parentPort) throw new Error('executor/cell-thread/worker must run as a worker thread');
 const port = parentPort;
+/** 1 while a cell runs: the protocol thread terminates running code only then (see CellThreadData). */
+const cellRunning = (workerData as CellThreadData).cellRunning;
 const post = (message: ToMain) => port.postMessage(message);
 
 interface Running {
@@ -77,7 +79,10 @@ function finish(run: Running, outcome: { value: unknown } | { error: unknown }):
     // never leave a request without a reply: that would hang the notebook
     post({ type: 'reply', id: run.command.id, content: { status: 'error', execution_count: run.command.executionCount, ...toErrorContent(e) } });
   }
-  if (running === run) running = undefined;
+  if (running === run) {
+    running = undefined;
+    Atomics.store(cellRunning, 0, 0);
+  }
 }
 
 function answer(run: Running, outcome: { value: unknown } | { error: unknown }): void {
@@ -107,6 +112,7 @@ async function execute(command: ExecuteCommand): Promise<void> {
   const io = ioFor(command.id, { silent: command.silent, allowStdin: command.allowStdin, cellId: command.cellId, code: command.code });
   const run: Running = { command, io, finished: false };
   running = run;
+  Atomics.store(cellRunning, 0, 1);
   latest = io;
   await currentCell.run(io, async () => {
     try {
