@@ -149,19 +149,20 @@ test('black\'s preview style and quote normalisation: parenthesised implicit con
 });
 
 test('a __proto__ key in a dict parameter is an own property, not the prototype', () => {
-  const got = bindings('# Parameters\nd = {"__proto__": {"polluted": True}, "constructor": 1, "nested": [{"__proto__": None}]}\n', ['d']);
+  const got = bindings('# Parameters\nd = {"__proto__": {"polluted": True}, "constructor": 1, "nested": [{"__proto__": None}]}\n', ['d', 'objectPrototype: Object.prototype', 'polluted: ({}).polluted']);
   const d = got.d as Record<string, unknown>;
-  expect(Object.getPrototypeOf(d)).toBe(Object.prototype);
+  expect(Object.getPrototypeOf(d)).toBe(got.objectPrototype);
+  expect(got.polluted).toBeUndefined();
   expect(Object.keys(d)).toEqual(['__proto__', 'constructor', 'nested']);
   expect(Object.getOwnPropertyDescriptor(d, '__proto__')?.value).toEqual({ polluted: true });
   const inner = (d.nested as Array<Record<string, unknown>>)[0];
-  expect(Object.getPrototypeOf(inner)).toBe(Object.prototype);
+  expect(Object.getPrototypeOf(inner)).toBe(got.objectPrototype);
   expect(Object.hasOwn(inner, '__proto__')).toBe(true);
 });
 
 test('Python escapes decode as Python does: octal, \\x, \\u, \\U, line continuation inside a string, unknown escapes kept', () => {
-  const got = bindings('# Parameters\ns = "\\101\\0\\x41\\u00e9\\U0001F600 a\\\nb \\d \\N"\n', ['s']);
-  expect(got.s).toBe('A\0Aé😀 ab \\d \\N');
+  const got = bindings('# Parameters\ns = "\\101\\0\\x41\\u00e9\\U0001F600 a\\\nb \\d"\nr = r"\\n\\""\n', ['s', 'r']);
+  expect(got).toEqual({ s: 'A\0Aé😀 ab \\d', r: '\\n\\"' });
 });
 
 test('cells that only look like papermill\'s are left alone (they fail as TypeScript, as before)', () => {
@@ -180,6 +181,8 @@ test('cells that only look like papermill\'s are left alone (they fail as TypeSc
     '# Parameters\nx = """unterminated',
     '# Parameters\nx = "a\nb"',
     '# Parameters\nx = 1j',
+    '# Parameters\nx = "\\N{EM DASH}"',
+    '# Parameters\nx = "\\x4"',
     '# Parameters\nx = y',
     '# Parameters\nx == 1',
     '# Parameters\nx.y = 1',
