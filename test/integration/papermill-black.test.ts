@@ -53,6 +53,38 @@ function papermillCell(mode: Mode, parameters: Record<string, unknown>): string 
   return r.stdout;
 }
 
+/** A small seeded generator (mulberry32), so a failing random case is the same case on the next run. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random parameter values: strings with quotes, backslashes, control and astral characters; ints, floats; nesting. */
+function randomParameters(seed: number, count: number): Record<string, unknown> {
+  const random = seededRandom(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+  const CHARS = ['a', 'Z', ' ', '"', "'", '\\', '\n', '\t', '\r', '\0', '\x7f', '#', '(', ']', '{', ',', ':', 'é', 'ß', '☃', '中', '😀', '\u2028', '\ufeff'];
+  const text = () => Array.from({ length: Math.floor(random() * 40) }, () => pick(CHARS)).join('');
+  const number = () => pick([() => Math.floor(random() * 2001) - 1000, () => (random() - 0.5) * 10 ** Math.floor(random() * 40 - 20), () => Math.floor(random() * 2 ** 53), () => pick([NaN, Infinity, -Infinity, -0, 0.1, 1e21, 5e-324])])();
+  const value = (depth: number): unknown => {
+    const kind = pick(depth > 2 ? ['text', 'number', 'scalar'] : ['text', 'number', 'scalar', 'list', 'dict']);
+    if (kind === 'text') return text();
+    if (kind === 'number') return number();
+    if (kind === 'scalar') return pick([true, false, null]);
+    if (kind === 'list') return Array.from({ length: Math.floor(random() * 8) }, () => value(depth + 1));
+    const dict: Record<string, unknown> = {};
+    for (let i = Math.floor(random() * 6); i > 0; i--) Object.defineProperty(dict, pick(['__proto__', 'constructor', text(), text()]), { value: value(depth + 1), enumerable: true, writable: true, configurable: true });
+    return dict;
+  };
+  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`p${i}`, value(0)]));
+}
+
 describeBlack('papermill parameters cells formatted by black', () => {
   let k: TestKernel;
   beforeAll(async () => {
@@ -62,10 +94,10 @@ describeBlack('papermill parameters cells formatted by black', () => {
     await k.stop();
   });
 
-  async function boundParameters(cell: string): Promise<string> {
+  async function boundParameters(cell: string, parameters: Record<string, unknown> = PARAMETERS): Promise<string> {
     const injected = await k.client.execute(cell);
     expect([injected.reply.content.status, injected.reply.content.evalue]).toEqual(['ok', undefined]);
-    const names = Object.keys(PARAMETERS).join(', ');
+    const names = Object.keys(parameters).join(', ');
     const read = await k.client.execute(`console.log(JSON.stringify({ ${names} }, ${FLOAT_REPLACER}))`);
     expect(read.reply.content.status).toBe('ok');
     return read.outputs.filter((m) => m.header.msg_type === 'stream').map((m) => m.content.text as string).join('').trim();
@@ -84,5 +116,11 @@ describeBlack('papermill parameters cells formatted by black', () => {
     expect(await boundParameters(cell)).toBe(encode(PARAMETERS));
     const proto = await k.client.execute('[Object.getPrototypeOf(prototype_keys) === Object.prototype, Object.hasOwn(prototype_keys, "__proto__"), ({} as Record<string, unknown>).polluted]');
     expect(proto.outputs.find((m) => m.header.msg_type === 'execute_result')?.content.data).toEqual({ 'text/plain': '[ true, true, undefined ]' });
+  });
+
+  test.each<[Mode, number]>([['papermill', 1], ['papermill', 2], ['normalized', 3], ['preview', 4]])('black mode %s, random parameters (seed %d): each comes back as given', async (mode, seed) => {
+    const parameters = randomParameters(seed, 25);
+    const cell = papermillCell(mode, parameters);
+    expect(await boundParameters(cell, parameters)).toBe(encode(parameters));
   });
 });
