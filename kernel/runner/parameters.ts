@@ -59,7 +59,10 @@ function toParamValue(value: unknown, where: string): ParamValue {
   if (Array.isArray(value)) return value.map((v, i) => toParamValue(v, `${where}[${i}]`));
   if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     const out: Record<string, ParamValue> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = toParamValue(v, `${where}.${k}`);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      // defined, not assigned: a "__proto__" key is a key like any other, not the object's prototype
+      Object.defineProperty(out, k, { value: toParamValue(v, `${where}.${k}`), enumerable: true, writable: true, configurable: true });
+    }
     return out;
   }
   throw new UsageError(`${where} is not plain YAML data (a string, number, boolean, null, list or mapping)`);
@@ -115,7 +118,9 @@ export function tsLiteral(value: ParamValue): string {
   }
   if (Array.isArray(value)) return `[${value.map(tsLiteral).join(', ')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${tsLiteral(v)}`);
+    // `"__proto__": v` in an object literal sets the prototype; the computed form defines an own property
+    const key = (k: string) => (k === '__proto__' ? '["__proto__"]' : JSON.stringify(k));
+    const entries = Object.entries(value).map(([k, v]) => `${key(k)}: ${tsLiteral(v)}`);
     return entries.length === 0 ? '{}' : `{ ${entries.join(', ')} }`;
   }
   return JSON.stringify(value);

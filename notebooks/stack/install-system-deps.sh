@@ -3,7 +3,7 @@
 # Jupyter to open the runbooks afterwards; no browser, no test tools), only those missing (needs root or sudo).
 set -euo pipefail
 packages=(python3-jupyter-client jupyter-client jupyter-nbconvert jupyter-notebook jupyter-nbformat prometheus prometheus-pushgateway docker.io busybox-static)
-[ "${1:-}" = --demo ] || packages+=(jupyter-console python3-ipykernel python3-jupyter-kernel-test chromium)
+[ "${1:-}" = --demo ] || packages+=(jupyter-console python3-ipykernel python3-jupyter-kernel-test black chromium)
 missing=()
 for p in "${packages[@]}"; do
   # Any Docker engine already installed will do (docker-ce and moby-engine conflict with docker.io).

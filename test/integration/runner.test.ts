@@ -143,6 +143,17 @@ test('-f, -p and -y parameters reach the cells as TypeScript values, in a cell i
   expect(rerun.cells[4].outputs?.[0]).toMatchObject({ data: { 'text/plain': '10' } });
 });
 
+test('a __proto__ key in a -y mapping reaches the cell as an own key, not as the prototype or dropped', async () => {
+  const out = path.join(tmp, 'out.ipynb');
+  const r = await run([fixture('params.ipynb'), out, '-y', 'config: {__proto__: {polluted: yes}, regions: [eu]}', '--log-output']);
+  expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+  const config = '{"__proto__":{"polluted":true},"regions":["eu"]}';
+  expect(r.stdout.split('\n')[0]).toBe(`{"service":"web","replicas":1,"dryRun":true,"owner":"ops","config":${config}}`);
+  const nb = readOut(out);
+  expect(nb.cells[2].source).toContain('__proto__');
+  expect(JSON.stringify((nb.metadata.papermill as Record<string, unknown>).parameters)).toBe(`{"config":${config}}`);
+});
+
 test('--cwd sets the kernel\'s working folder', async () => {
   const out = path.join(tmp, 'out.ipynb');
   const r = await run([fixture('params.ipynb'), out, '--cwd', tmp]);

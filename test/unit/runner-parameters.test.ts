@@ -131,3 +131,17 @@ test('-p/-r pairs come out of argv with both values, even values that look like 
   // other commands are untouched
   expect(splitParameterPairs(['node', 'cli.js', 'kernel', '-p', 'a', 'b']).argv).toEqual(['node', 'cli.js', 'kernel', '-p', 'a', 'b']);
 });
+
+test('a __proto__ key in a YAML mapping stays an own key of the parameter, and of the injected TypeScript value', () => {
+  const params = parseYamlParameters('config: {__proto__: {polluted: yes}, regions: [eu]}\nlist: [{__proto__: 1}]', '-y');
+  const config = params.config as Record<string, unknown>;
+  expect(Object.getPrototypeOf(config)).toBe(Object.prototype);
+  expect(Object.keys(config)).toEqual(['__proto__', 'regions']);
+  expect(JSON.stringify(params)).toBe('{"config":{"__proto__":{"polluted":true},"regions":["eu"]},"list":[{"__proto__":1}]}');
+  const context = vm.createContext({});
+  vm.runInContext(injectedSource(params).replace(/^const /gm, 'var '), context);
+  const bound = vm.runInContext('config', context) as Record<string, unknown>;
+  expect(Object.getPrototypeOf(bound)).toBe(vm.runInContext('Object.prototype', context));
+  expect(vm.runInContext('JSON.stringify({ config, list })', context)).toBe(JSON.stringify(params));
+  expect(vm.runInContext('({}).polluted', context)).toBeUndefined();
+});
