@@ -13,9 +13,9 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import Docker from 'dockerode';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import { freePort } from '../support/kernel-process';
-import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
+import { ensureDocker } from '../../notebooks/stack/engine';
 import { ensureBaseImages } from '../../notebooks/stack/base-images';
-import { removeByLabel } from '../support/docker';
+import { describeWithDocker, removeByLabel } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
 import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
 import { Answer, get, requestLoop } from '../support/request-loop';
@@ -23,10 +23,7 @@ import { historyOf, isConsistent, serviceState, streamsOf, textOf, valueOf, when
 import { versions } from '../../magics/docker/deploy/service';
 import { currentRouting, serverStates } from '../../magics/docker/proxy/proxy';
 
-const mustRun = process.env.CI === 'true';
-const available = dockerAvailable();
-if (!available && !mustRun) console.warn('deploy-crash: SKIPPED, no Docker engine answers (install docker.io and start dockerd); with CI=true this suite fails instead');
-const describeDocker = available || mustRun ? describe : describe.skip;
+const describeDocker = describeWithDocker('deploy-crash');
 
 const RUN = `deploy-crash-${process.pid}`;
 const SERVICE = `opsbook-test-crash-${process.pid}`;

@@ -10,19 +10,16 @@ import { execFileSync } from 'node:child_process';
 import Docker from 'dockerode';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import { freePort } from '../support/kernel-process';
-import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
+import { ensureDocker } from '../../notebooks/stack/engine';
 import { ensureBaseImages } from '../../notebooks/stack/base-images';
-import { removeByLabel } from '../support/docker';
+import { describeWithDocker, removeByLabel } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
 import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
 import { get, requestLoop } from '../support/request-loop';
 import { historyOf, isConsistent, serviceState, textOf } from '../support/deploy-state';
 import { inspectProxy } from '../../magics/docker/proxy/proxy';
 
-const mustRun = process.env.CI === 'true';
-const available = dockerAvailable();
-if (!available && !mustRun) console.warn('deploy-ports: SKIPPED, no Docker engine answers (install docker.io and start dockerd); with CI=true this suite fails instead');
-const describeDocker = available || mustRun ? describe : describe.skip;
+const describeDocker = describeWithDocker('deploy-ports');
 
 const RUN = `deploy-ports-${process.pid}`;
 const PREFIX = `opsbook-test-ports-${process.pid}`;

@@ -12,19 +12,16 @@ import { execFileSync } from 'node:child_process';
 import Docker from 'dockerode';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import { freePort } from '../support/kernel-process';
-import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
+import { ensureDocker } from '../../notebooks/stack/engine';
 import { ensureBaseImages } from '../../notebooks/stack/base-images';
-import { removeByLabel } from '../support/docker';
+import { describeWithDocker, removeByLabel } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
 import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
 import { get, requestLoop } from '../support/request-loop';
 import { isConsistent, progressText, serviceState, streamsOf, textOf } from '../support/deploy-state';
 import type { ExecuteResult } from '../support/kernel-client';
 
-const mustRun = process.env.CI === 'true';
-const available = dockerAvailable();
-if (!available && !mustRun) console.warn('deploy-settle: SKIPPED, no Docker engine answers (install docker.io and start dockerd); with CI=true this suite fails instead');
-const describeDocker = available || mustRun ? describe : describe.skip;
+const describeDocker = describeWithDocker('deploy-settle');
 
 const RUN = `deploy-settle-${process.pid}`;
 const SERVICE = `opsbook-test-settle-${process.pid}`;

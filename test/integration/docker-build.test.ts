@@ -9,19 +9,16 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import type { Message } from '../../kernel/protocol/messages';
-import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
+import { ensureDocker } from '../../notebooks/stack/engine';
 import { ensureBaseImages, BUSYBOX_IMAGE } from '../../notebooks/stack/base-images';
-import { removeByLabel } from '../support/docker';
+import { describeWithDocker, removeByLabel } from '../support/docker';
 import { prepareSampleApp } from '../../notebooks/stack/sample-app';
 
 // each test runs several builds with 120 s budgets; on a loaded 2-core CI machine (the deploy suites stopping and
 // starting containers beside it) a test can pass 60 s while every step is still progressing
 jest.setTimeout(240_000);
 
-const mustRun = process.env.CI === 'true';
-const available = dockerAvailable();
-if (!available && !mustRun) console.warn('docker-build: SKIPPED, no Docker engine answers (install docker.io and start dockerd); with CI=true this suite fails instead');
-const describeDocker = available || mustRun ? describe : describe.skip;
+const describeDocker = describeWithDocker('docker-build');
 
 const RUN_LABEL = `opsbook.test.run=docker-build-${process.pid}`;
 const SECRET = 's3cr3t-build-value-42';

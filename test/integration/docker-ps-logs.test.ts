@@ -9,14 +9,11 @@ import { startTestKernel, TestKernel } from '../support/kernel-client';
 import type { Message } from '../../kernel/protocol/messages';
 import { BUSYBOX_IMAGE, ensureBaseImages } from '../../notebooks/stack/base-images';
 import { docker } from '../../notebooks/stack/commands';
-import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
-import { removeByLabel } from '../support/docker';
+import { ensureDocker } from '../../notebooks/stack/engine';
+import { describeWithDocker, removeByLabel } from '../support/docker';
 import { TEST_LABEL } from '../support/sample-image';
 
-const mustRun = process.env.CI === 'true';
-const available = dockerAvailable();
-if (!available && !mustRun) console.warn('docker-ps-logs: SKIPPED, no Docker engine answers (install docker.io and start dockerd); with CI=true this suite fails instead');
-const describeDocker = available || mustRun ? describe : describe.skip;
+const describeDocker = describeWithDocker('docker-ps-logs');
 
 const RUN = `docker-ps-logs-${process.pid}`;
 const RUN_LABEL = `opsbook.test.run=${RUN}`;

@@ -9,18 +9,15 @@ import { execFileSync } from 'node:child_process';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import type { Message } from '../../kernel/protocol/messages';
 import { freePort } from '../support/kernel-process';
-import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
+import { ensureDocker } from '../../notebooks/stack/engine';
 import { ensureBaseImages } from '../../notebooks/stack/base-images';
 import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
-import { removeByLabel } from '../support/docker';
+import { describeWithDocker, removeByLabel } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
 import { get } from '../support/request-loop';
 import { joinSwarm, leaveSwarmIfOurs, parallelLoops, removeSwarmService } from '../support/swarm';
 
-const mustRun = process.env.CI === 'true';
-const available = dockerAvailable();
-if (!available && !mustRun) console.warn('docker-swarm: SKIPPED, no Docker engine answers (install docker.io and start dockerd); with CI=true this suite fails instead');
-const describeDocker = available || mustRun ? describe : describe.skip;
+const describeDocker = describeWithDocker('docker-swarm');
 
 const RUN = `docker-swarm-${process.pid}`;
 const SERVICE = `opsbook-test-swarm-${process.pid}`;

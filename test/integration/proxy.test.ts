@@ -8,18 +8,15 @@ import { spawn, ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import Docker from 'dockerode';
 import { freePort } from '../support/kernel-process';
-import { removeByLabel } from '../support/docker';
-import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
+import { describeWithDocker, removeByLabel } from '../support/docker';
+import { ensureDocker } from '../../notebooks/stack/engine';
 import { ensureBaseImages } from '../../notebooks/stack/base-images';
 import { ensureProxyImage } from '../../notebooks/stack/proxy-image';
 import { ProxyInfo, currentRouting, ensureProxy, inspectProxy, serverStates, switchTo, waitDrained, ensureNetwork } from '../../magics/docker/proxy/proxy';
 import { Routing, renderConfig, serverName } from '../../magics/docker/proxy/config';
 import { reloadWith } from '../../magics/docker/proxy/reload';
 
-const mustRun = process.env.CI === 'true';
-const available = dockerAvailable();
-if (!available && !mustRun) console.warn('proxy: SKIPPED, no Docker engine answers (install docker.io and start dockerd); with CI=true this suite fails instead');
-const describeDocker = available || mustRun ? describe : describe.skip;
+const describeDocker = describeWithDocker('proxy');
 
 const RUN = `proxy-${process.pid}`;
 const RUN_LABEL = { 'opsbook.test.run': RUN };

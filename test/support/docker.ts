@@ -1,5 +1,7 @@
-// Docker cleanup for tests: removes what a suite created (services, containers, images, networks, volumes) by label.
+// Docker for tests: removes what a suite created (services, containers, images, networks, volumes) by label, and
+// describes a suite that needs an engine.
 import { docker } from '../../notebooks/stack/commands';
+import { dockerAvailable } from '../../notebooks/stack/engine';
 
 async function idsWithLabel(listArgs: string[], label: string): Promise<string[]> {
   const { stdout } = await docker([...listArgs, '--filter', `label=${label}`], 30000);
@@ -28,4 +30,15 @@ export async function removeByLabel(label: string): Promise<void> {
   if (networks.length > 0) await docker(['network', 'rm', ...networks], 30000);
   const volumes = await idsWithLabel(['volume', 'ls', '-q'], label);
   if (volumes.length > 0) await docker(['volume', 'rm', '-f', ...volumes], 30000);
+}
+
+/**
+ * `describe` for a suite that needs a Docker engine: skipped with a warning when none answers, except with CI=true,
+ * where a missing engine must fail the suite instead of hiding it.
+ */
+export function describeWithDocker(suite: string): jest.Describe {
+  const mustRun = process.env.CI === 'true';
+  const available = dockerAvailable();
+  if (!available && !mustRun) console.warn(`${suite}: SKIPPED, no Docker engine answers (install docker.io and start dockerd); with CI=true this suite fails instead`);
+  return available || mustRun ? describe : describe.skip;
 }
