@@ -10,6 +10,7 @@ import type { Locator, Page } from 'playwright-core';
 import { BrowserSession, launchChromium, waitForChart } from '../support/browser';
 import { JUPYTER, describeRun, run } from '../support/jupyter-env';
 import { NotebookServer, startNotebookServer } from '../support/notebook-server';
+import { plotlyCopies } from '../support/plotly-copies';
 import { addCellAndType, cellContaining, codeCells, interruptFromMenu, kernelNames, notebookFlags, openNotebook, runAllFromMenu, runCellFromMenu, saveFromMenu, waitForAllExecuted, waitForKernelIdle, waitForNotebook } from './classic-notebook';
 import { QuickstartStack, describeWhenInstalled, missingParts, processesWithMarker, requireParts, startQuickstartStack } from './quickstart-fixture';
 
@@ -230,7 +231,7 @@ describeE2e('quickstart.ipynb in classic Notebook, in Chromium', () => {
     await stage('rerun-reopened', '%promql up', async () => {
       await saveFromMenu(page());
       const { text } = await waitForSaved(stack!.notebookFile, (nb) => String(codeCellWith(nb, '%promql up')?.execution_count) === after, `the re-run chart cell (In [${after}])`);
-      const copies = text.match(/\* plotly\.js v\d+\.\d+\.\d+/g)?.length ?? 0;
+      const copies = plotlyCopies(text);
       await page().reload({ waitUntil: 'domcontentloaded' });
       await waitForNotebook(page());
       expect(await notebookFlags(page())).toEqual({ trusted: true, dirty: false });

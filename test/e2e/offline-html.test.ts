@@ -11,13 +11,11 @@ import { pathToFileURL } from 'node:url';
 import { BrowserSession, blockNetwork, launchChromium, saveScreenshot, waitForChart } from '../support/browser';
 import { PYTHON, describeRun, processesMentioning, run } from '../support/jupyter-env';
 import { CLI } from '../support/kernel-process';
+import { plotlyCopies } from '../support/plotly-copies';
 import { QuickstartStack, describeWhenInstalled, missingParts, processesWithMarker, requireParts, startQuickstartStack } from './quickstart-fixture';
 
 const problems = missingParts({ nbconvert: true });
 const describeE2e = describeWhenInstalled('e2e offline-html', problems);
-
-/** The banner at the top of plotly.min.js: once per copy of the library in a page. */
-const PLOTLY_BANNER = /\* plotly\.js v\d+\.\d+\.\d+/g;
 
 describeE2e('quickstart.ipynb as offline HTML, in Chromium with the network blocked', () => {
   let stack: QuickstartStack | undefined;
@@ -69,7 +67,7 @@ describeE2e('quickstart.ipynb as offline HTML, in Chromium with the network bloc
     // the notebook runs unattended in under a minute
     expect(r.ms).toBeLessThan(60_000);
     const text = readFileSync(html, 'utf8');
-    expect(text.match(PLOTLY_BANNER)?.length).toBe(1);
+    expect(plotlyCopies(text)).toBe(1);
     expect(text).toContain('class="opsbook-ps"');
     expect(text).toContain(stack!.service);
 
@@ -85,7 +83,7 @@ describeE2e('quickstart.ipynb as offline HTML, in Chromium with the network bloc
     if (r.code !== 0 || !existsSync(report)) throw new Error(`expected \`opsbook run ${stack!.notebookFile} ${executed} --html ${report}\` to run every cell and write the report; ${describeRun('opsbook run', r)}`);
     expect(r.ms).toBeLessThan(60_000);
     const text = readFileSync(report, 'utf8');
-    expect(text.match(PLOTLY_BANNER)?.length).toBe(1);
+    expect(plotlyCopies(text)).toBe(1);
     expect(text).toContain('class="opsbook-ps"');
     expect(text).toContain(stack!.service);
 
