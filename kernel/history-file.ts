@@ -4,11 +4,12 @@
 // The file holds one record per executed input, {session, line, input, output?}, appended as the kernel goes
 // (an input is written just after it runs, and again with its output when an execute_result arrives after that
 // write: the later record for the same session, line and input wins). Inputs may contain secrets (tokens pasted into a cell), so the file
-// is created with mode 0600 and its folder with 0700. Sessions are numbered like IPython's: a kernel's session is
+// is created with mode 0600 (an existing one is narrowed to 0600 when first written to) and its folder with 0700. Sessions are numbered like IPython's: a kernel's session is
 // 1 + the highest session in the file, claimed under a lock file with a marker record, so kernels started
 // together get different numbers. Writing never blocks or crashes the kernel: appends are queued and
 // asynchronous, and a location that cannot be read or written logs one warning and leaves history in memory.
 import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { log } from './log';
@@ -186,6 +187,8 @@ export class HistoryFile {
   private writing = false;
   private disabled = false;
   private folderMade = false;
+  /** Whether this kernel has narrowed the file's mode to 0600 (once, at its first write). */
+  private madePrivate = false;
   /** A newline to write first when the file ends in a truncated record, so the next record starts a line. */
   private separator = '';
   private readonly idle: Array<() => void> = [];
@@ -305,10 +308,31 @@ export class HistoryFile {
     try {
       if (!this.folderMade) await makeFolders(path.dirname(this.file));
       this.folderMade = true;
-      await fsp.appendFile(this.file, this.separator + chunk, { mode: 0o600 });
+      const handle = await fsp.open(this.file, 'a', 0o600);
+      try {
+        if (!this.madePrivate) await this.makePrivate(handle);
+        await handle.appendFile(this.separator + chunk);
+      } finally {
+        await handle.close();
+      }
       this.separator = '';
     } catch (e) {
       this.disable('cannot write', e);
+    }
+  }
+
+  /**
+   * The mode given to open() applies only to a file it creates: a history file made earlier with a wider mode
+   * (0644 by an older kernel, a copy, a restore) is narrowed to 0600 the first time this kernel writes to it.
+   * A file the kernel cannot chmod (another owner) warns once and is still written.
+   */
+  private async makePrivate(handle: FileHandle): Promise<void> {
+    this.madePrivate = true;
+    try {
+      const { mode } = await handle.stat();
+      if ((mode & 0o777) !== 0o600) await handle.chmod(0o600);
+    } catch (e) {
+      log.warn(`history: cannot make ${this.file} private (mode 0600) (${errorText(e)}); other users may be able to read its inputs`);
     }
   }
 

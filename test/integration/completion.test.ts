@@ -91,3 +91,35 @@ test('a cell-defined function: completion of its name, inspection of its signatu
   // the JSDoc was written in the defining cell, not in the code sent with the inspect request
   expect(text).toContain('Docstring:\nAdds.');
 });
+
+const LEGACY_ACCESSORS = ['__proto__', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__'];
+const OBJECT_MEMBERS = ['constructor', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', 'toString', 'valueOf'];
+
+test('Math. lists its own members first, Object.prototype members after them, no legacy accessors', async () => {
+  const r = await completeAt('Math.');
+  const own = Object.getOwnPropertyNames(Math).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
+  expect(own.length).toBeGreaterThan(30);
+  expect(new Set(r.matches.slice(0, own.length))).toEqual(new Set(own));
+  expect(r.matches.slice(own.length)).toEqual(OBJECT_MEMBERS);
+  for (const legacy of LEGACY_ACCESSORS) expect(r.matches).not.toContain(legacy);
+  expect(r.matches.slice(0, 3)).toEqual(['abs', 'acos', 'acosh']); // IPython's order inside a group
+  // asked for by name, a legacy accessor is still there
+  expect((await completeAt('Math.__proto')).matches).toEqual(['__proto__']);
+});
+
+test('an object of a class: own fields, then its methods, then the parent class\'s, then Object\'s', async () => {
+  const defined = await client.execute('class BaseSvc { stop() {} toString() { return "svc" } }\nclass WebSvc extends BaseSvc { constructor() { super(); this.replicas = 2; this.name = "api" } scale() {} }\nconst webSvc = new WebSvc()');
+  expect(defined.reply.content.status).toBe('ok');
+  const r = await completeAt('webSvc.');
+  expect(r.matches).toEqual(['name', 'replicas', 'scale', 'stop', 'toString', 'constructor', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', 'valueOf']);
+  // with a prefix, the same order
+  expect((await completeAt('webSvc.s')).matches).toEqual(['scale', 'stop']);
+  expect((await completeAt('webSvc.to')).matches).toEqual(['toString', 'toLocaleString']);
+});
+
+test('keys inside obj["…"] follow the same order and leave the legacy accessors out', async () => {
+  const r = await completeAt('Math["');
+  expect(r.matches[0]).toBe('abs');
+  expect(r.matches.slice(-OBJECT_MEMBERS.length)).toEqual(OBJECT_MEMBERS);
+  for (const legacy of LEGACY_ACCESSORS) expect(r.matches).not.toContain(legacy);
+});

@@ -99,6 +99,36 @@ test('a display handle updates with a helper value', async () => {
   expect(updates.map(dataOf)).toEqual([{ 'text/plain': 'plain' }, { 'text/markdown': '**md**', 'text/plain': '**md**' }]);
 });
 
+test('handle.update(value) formats a plain value exactly as display(value) does', async () => {
+  // each value is displayed, then a handle is updated with the same value: both must carry the same bundle
+  const values = [
+    '"done"',
+    '42',
+    '[1, "two", 3]',
+    '{ service: "api", replicas: 3 }',
+    '[{ name: "api", up: true }, { name: "db", up: false }]',
+    'null',
+    'new Map([["a", 1]])',
+    '{ [Symbol.for("Jupyter.display")]() { return { "text/html": "<i>rich</i>" } } }',
+    'html("<b>x</b>")',
+    '{ "text/plain": 5 }', // looks like a bundle, but 5 is no valid text/plain: formatted as a value
+  ];
+  for (const value of values) {
+    const r = await k.client.execute(`{ const shownValue = ${value}; const target = display("starting"); display(shownValue); target.update(shownValue); }`);
+    expect(r.reply.content.status).toBe('ok');
+    const [, shown] = r.outputs.filter((m) => m.header.msg_type === 'display_data');
+    const updated = first(r.outputs, 'update_display_data');
+    expect({ value, data: updated?.content.data, metadata: updated?.content.metadata }).toEqual({ value, data: shown.content.data, metadata: shown.content.metadata });
+    expect(typeof dataOf(updated)['text/plain']).toBe('string');
+  }
+  const r = await k.client.execute('const later = display("starting"); undefined');
+  const id = (first(r.outputs, 'display_data')?.content.transient as Record<string, unknown>).display_id;
+  // from a later cell, too
+  const again = await k.client.execute('later.update("done")');
+  const up = first(again.outputs, 'update_display_data');
+  expect(up?.content).toEqual({ data: { 'text/plain': "'done'" }, metadata: {}, transient: { display_id: id } });
+});
+
 test('a display method that throws shows text and the cell still succeeds', async () => {
   const r = await k.client.execute('const bad = { n: 1, [Symbol.for("Jupyter.display")]() { throw new Error("boom") } }; display(bad); bad');
   expect(r.reply.content.status).toBe('ok');

@@ -1,5 +1,5 @@
 // History across kernel restarts: two kernels on one OPSBOOK_HISTORY_FILE, the second sees the first's inputs.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
@@ -116,4 +116,20 @@ test('a result of an input not stored in history does not become the output of t
   } finally {
     await k.stop();
   }
+});
+
+test('an existing history file with a wider mode (0644) is made private (0600) when the kernel writes to it', async () => {
+  const wide = path.join(dir, 'wide', 'history.jsonl');
+  mkdirSync(path.dirname(wide), { recursive: true });
+  writeFileSync(wide, `${JSON.stringify({ session: 1, line: 1, input: 'const token = "old secret"' })}\n`, { mode: 0o644 });
+  chmodSync(wide, 0o644); // whatever the umask made of it
+  const k = await startTestKernel({ env: { OPSBOOK_HISTORY_FILE: wide } });
+  try {
+    await run(k, ['"new input"']);
+  } finally {
+    await k.stop(); // shutdown flushes the history
+  }
+  expect(readFileSync(wide, 'utf8')).toContain('new input');
+  expect(statSync(wide).mode & 0o777).toBe(0o600);
+  expect(k.kernel.stderr()).not.toContain('history:');
 });

@@ -282,6 +282,26 @@ test('jupyter nbconvert --execute: a failing cell fails the run, unless --allow-
   await expectNoKernelLeft(j.root);
 });
 
+/** What update-values.ipynb's display handles must end as: each formatted exactly as display() formats the value. */
+const UPDATED_VALUES = [
+  "'done, from a later cell'", // cell 0's display, updated by cell 4
+  '42',
+  "[ 'api', 'db' ]",
+  "{ service: 'api', replicas: 3 }",
+];
+
+test('jupyter nbconvert --execute: display handles updated with plain values keep the updated value', async () => {
+  await requireTool('nbconvert');
+  const j = await installed();
+  const r = await run(JUPYTER, nbconvertArgs(j, path.join(FIXTURES, 'update-values.ipynb'), 'updated'), { env: j.env, timeoutMs: 150_000 });
+  if (r.code !== 0) throw new Error(describeRun('jupyter nbconvert --execute update-values.ipynb', r));
+  expect(codeCells(path.join(j.root, 'out', 'updated.ipynb'))).toEqual([
+    ...UPDATED_VALUES.map((text, i) => ({ count: i + 1, outputs: [{ output_type: 'display_data', data: { 'text/plain': text }, metadata: {} }] })),
+    { count: 5, outputs: [] },
+  ]);
+  await expectNoKernelLeft(j.root);
+});
+
 // ---- e. jupyter console / jupyter run --------------------------------------------------------------
 
 test('jupyter console on a terminal: a multi-line function continues through is_complete, then runs', async () => {

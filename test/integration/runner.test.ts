@@ -315,6 +315,19 @@ test('display updates land where nbclient puts them: any earlier output with the
   expectValidNbformat(out);
 });
 
+test('display handles updated with plain values keep the updated value in the saved notebook', async () => {
+  const out = path.join(tmp, 'out.ipynb');
+  const r = await run([path.join(REPO_ROOT, 'test', 'support', 'fixtures', 'update-values.ipynb'), out]);
+  expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+  // each value formatted exactly as display() formats it; cell 4 updates cell 0's display
+  const texts = ["'done, from a later cell'", '42', "[ 'api', 'db' ]", "{ service: 'api', replicas: 3 }"];
+  expect(readOut(out).cells.map((c) => c.outputs)).toEqual([
+    ...texts.map((text) => [{ output_type: 'display_data', data: { 'text/plain': text }, metadata: {} }]),
+    [],
+  ]);
+  expectValidNbformat(out);
+});
+
 const describePrometheus = prometheusAvailable() || mustRun ? describe : describe.skip;
 describePrometheus('--html with %promql charts (a real Prometheus)', () => {
   let prometheus: PrometheusHandle;

@@ -1,5 +1,7 @@
 // A TypeScript Jupyter client over real ZeroMQ for tests and benchmarks: signs and sends requests on
-// shell/control, collects IOPub per parent msg_id, answers stdin, pings the heartbeat.
+// shell/control, collects IOPub per parent msg_id, answers stdin, pings the heartbeat. Every message it receives
+// is checked against the messaging spec (message-schema.ts): a message that breaks it fails the test that caused
+// it (call() throws for its own request's messages; an afterEach hook reports any other).
 import * as zmq from 'zeromq';
 import { randomUUID } from 'node:crypto';
 import type { ConnectionInfo } from '../../kernel/protocol/connection';
@@ -8,6 +10,7 @@ import { SendQueue } from '../../kernel/protocol/send-queue';
 import { Signer, decode, encode, newHeader } from '../../kernel/protocol/wire';
 import type { Message } from '../../kernel/protocol/messages';
 import { startKernelProcess, KernelProcess, ConnectionOptions } from './kernel-process';
+import { messageProblems } from './message-schema';
 
 export interface ExecuteResult {
   reply: Message;
@@ -15,6 +18,40 @@ export interface ExecuteResult {
   outputs: Message[];
   /** Status messages seen for this request, in order. */
   statuses: string[];
+}
+
+/** A received message that breaks the messaging spec. */
+export interface SpecViolation {
+  /** msg_id of the request it answers or was caused by ('' when it has no parent). */
+  parentId: string;
+  /** What is wrong, with the message's type, channel, parent request and content. */
+  text: string;
+}
+
+/** Violations no test has failed for yet, from every client of this test file (reported by the hooks below). */
+const unreported = new Set<SpecViolation>();
+
+function reportViolations(): void {
+  if (unreported.size === 0) return;
+  const texts = [...unreported].map((v) => v.text);
+  unreported.clear();
+  throw new Error(`the kernel sent ${texts.length} message(s) that break the Jupyter messaging spec:\n${texts.join('\n')}`);
+}
+
+// Under jest, each test fails for the messages it caused that break the spec (this module is imported at the top
+// of a test file, where hooks may be declared); in the benchmarks (plain node) there are no hooks.
+const { afterEach: eachTestEnd, afterAll: fileEnd } = globalThis as { afterEach?: (fn: () => void) => void; afterAll?: (fn: () => void) => void };
+const underJest = typeof eachTestEnd === 'function' && typeof fileEnd === 'function';
+if (underJest) {
+  eachTestEnd(reportViolations);
+  fileEnd(reportViolations);
+}
+
+function describeViolation(channel: string, m: Message, problems: string[], parentType: string | undefined): string {
+  const parent = m.parent_header?.msg_id ? ` in answer to ${parentType ?? m.parent_header.msg_type ?? 'a request'} ${m.parent_header.msg_id}` : '';
+  let content = JSON.stringify(m.content) ?? String(m.content);
+  if (content.length > 400) content = `${content.slice(0, 397)}...`;
+  return `- ${m.header?.msg_type ?? '(no msg_type)'} on ${channel}${parent}:\n    ${problems.join('\n    ')}\n    content: ${content}`;
 }
 
 type Waiter = { resolve: (m: Message) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
@@ -39,12 +76,16 @@ export class KernelClient {
   readonly iopubLog: Message[] = [];
   /** Every message received on shell, control and stdin, in order, with its raw frames. */
   readonly replyLog: Received[] = [];
+  /** Received messages that break the messaging spec, in order. */
+  readonly violations: SpecViolation[] = [];
   /** zeromq allows one pending send per socket: sends on each socket are queued. */
   private readonly queues = new Map<zmq.Dealer, SendQueue>([this.shell, this.control, this.stdin].map((s) => [s, new SendQueue(s)]));
   private readonly replies = new Map<string, Waiter>();
   private readonly idleWaiters = new Map<string, Waiter>();
   private readonly idleSeen = new Set<string>();
   private readonly iopubListeners = new Set<(m: Message) => void>();
+  /** msg_type of each request this client built, by msg_id (to say what a bad message answered). */
+  private readonly sentTypes = new Map<string, string>();
   /** Called for each input_request; return the value to answer with (undefined: do not answer). */
   onInput: ((request: Message) => string | undefined) | undefined;
   private closed = false;
@@ -83,6 +124,7 @@ export class KernelClient {
     void this.pump(this.shell, (m, f) => this.settleReply('shell', m, f));
     void this.pump(this.control, (m, f) => this.settleReply('control', m, f));
     void this.pump(this.stdin, (m, f) => {
+      this.checkSpec('stdin', m);
       this.replyLog.push({ channel: 'stdin', message: m, frames: f });
       void this.answerInput(m);
     });
@@ -100,7 +142,18 @@ export class KernelClient {
     }
   }
 
+  /** Records a message that breaks the messaging spec, for call() and the afterEach hook to report. */
+  private checkSpec(channel: ClientChannel | 'iopub', m: Message): void {
+    const problems = messageProblems(m);
+    if (problems.length === 0) return;
+    const parentId = String(m.parent_header?.msg_id ?? '');
+    const violation = { parentId, text: describeViolation(channel, m, problems, this.sentTypes.get(parentId)) };
+    if (this.violations.length < 100) this.violations.push(violation);
+    if (underJest) unreported.add(violation);
+  }
+
   private settleReply(channel: ClientChannel, m: Message, frames: Buffer[]): void {
+    this.checkSpec(channel, m);
     this.replyLog.push({ channel, message: m, frames });
     const id = String(m.parent_header.msg_id ?? '');
     const waiter = this.replies.get(id);
@@ -111,6 +164,7 @@ export class KernelClient {
   }
 
   private onIopub(m: Message): void {
+    this.checkSpec('iopub', m);
     this.iopubLog.push(m);
     for (const l of this.iopubListeners) l(m);
     if (m.header.msg_type === 'status' && m.content.execution_state === 'idle') {
@@ -135,6 +189,8 @@ export class KernelClient {
   forget(): void {
     this.iopubLog.length = 0;
     this.replyLog.length = 0;
+    this.violations.length = 0;
+    this.sentTypes.clear();
     this.idleSeen.clear();
   }
 
@@ -152,6 +208,7 @@ export class KernelClient {
   /** Builds the signed frames of a message without sending it (for tests that tamper with or resend frames). */
   frames(msgType: string, content: unknown, parent: Partial<Message['header']> = {}, metadata: Record<string, unknown> = {}): { msgId: string; frames: Buffer[] } {
     const header = newHeader(msgType, this.session, 'test', new Date());
+    if (this.sentTypes.size < 100_000) this.sentTypes.set(header.msg_id, msgType);
     return { msgId: header.msg_id, frames: encode(this.signer, header, { msg_type: msgType, parent_header: parent, content, metadata }) };
   }
 
@@ -232,6 +289,8 @@ export class KernelClient {
     const id = String(reply.parent_header.msg_id);
     await this.waitIdle(id, options.timeoutMs);
     const mine = this.iopubLog.filter((m) => m.parent_header.msg_id === id);
+    const broken = this.violations.filter((v) => v.parentId === id && unreported.delete(v));
+    if (broken.length > 0) throw new Error(`the kernel's answer to ${msgType} broke the Jupyter messaging spec:\n${broken.map((v) => v.text).join('\n')}`);
     return {
       reply,
       outputs: mine.filter((m) => m.header.msg_type !== 'status'),

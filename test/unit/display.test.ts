@@ -2,7 +2,7 @@
 import { inspect } from 'node:util';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as vm from 'node:vm';
-import { tableHtml, toBundle, TABLE_MAX_ROWS } from '../../kernel/executor/cell-thread/display';
+import { tableHtml, toBundle, toUpdateBundle, TABLE_MAX_ROWS } from '../../kernel/executor/cell-thread/display';
 import { html, json, markdown, png, svg, RichValue } from '../../kernel/executor/cell-thread/rich-values';
 import { toErrorContent } from '../../kernel/executor/cell-thread/errors';
 
@@ -268,5 +268,28 @@ describe('util.inspect rendering (pinned)', () => {
     revoke();
     expect(() => toErrorContent(proxy)).not.toThrow();
     expect(toErrorContent('plain')).toEqual({ ename: 'Uncaught', evalue: "'plain'", traceback: ["Uncaught 'plain'"] });
+  });
+});
+
+describe('what a display handle update sends', () => {
+  test('plain values, and values from another vm context, as display() formats them', () => {
+    const other = vm.runInNewContext('({ list: ["a"], obj: { service: "api" } })') as { list: unknown; obj: unknown };
+    for (const value of ['done', 42, null, undefined, [1, 2], { a: 1 }, [{ name: 'api' }], other.list, other.obj, html('<b>x</b>'), new Map([['k', 1]])]) {
+      expect(toUpdateBundle(value)).toEqual(toBundle(value));
+    }
+  });
+
+  test('a ready mime bundle goes as it is; one with an entry a frontend cannot take is a value', () => {
+    expect(toUpdateBundle({ 'text/plain': '2' })).toEqual({ data: { 'text/plain': '2' }, metadata: {} });
+    expect(toUpdateBundle({ 'text/html': '<b>x</b>', 'application/vnd.custom+json': { n: 1 } })).toEqual({ data: { 'text/html': '<b>x</b>', 'application/vnd.custom+json': { n: 1 } }, metadata: {} });
+    expect(toUpdateBundle({ 'image/png': PNG_BYTES }).data).toEqual({ 'image/png': PNG_BASE64 });
+    expect(toUpdateBundle(vm.runInNewContext('({ "text/plain": "from a cell" })'))).toEqual({ data: { 'text/plain': 'from a cell' }, metadata: {} });
+    for (const value of [{ 'text/plain': 5 }, { 'text/plain': 'x', service: 'api' }, {}, { 'text/plain': ['a'] }]) {
+      expect(toUpdateBundle(value)).toEqual(toBundle(value));
+    }
+    // a display method wins over keys that look like mime types, as in display()
+    const rich = { 'text/plain': 'keys', [DISPLAY]: () => ({ 'text/html': '<i>method</i>' }) };
+    expect(toUpdateBundle(rich)).toEqual(toBundle(rich));
+    expect(toUpdateBundle(rich).data['text/html']).toBe('<i>method</i>');
   });
 });

@@ -134,6 +134,15 @@ describe('history file', () => {
     expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
   });
 
+  test('an existing file with a wider mode (0644) is made private (0600) when written to', async () => {
+    await session(['const a = 1']);
+    chmodSync(file, 0o644);
+    await session(['const token = "s3cret"']);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(records().map((r) => r.input)).toEqual(['const a = 1', 'const token = "s3cret"']);
+    expect(warn).not.toHaveBeenCalled();
+  });
+
   test('kernels started together claim different sessions; markers are not entries', async () => {
     const kernels = Array.from({ length: 6 }, () => History.persistent(new HistoryFile(file)));
     await Promise.all(kernels.map((h) => h.loaded()));

@@ -5,21 +5,16 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { CellIo } from './cell-io';
 import { cellConsole } from './cell-console';
-import { toBundle } from './display';
+import { cleanMetadata, toBundle, toUpdateBundle } from './display';
 import { html, json, markdown, png, svg } from './rich-values';
 import type { CommManager } from './comms';
 import type { DisplayHandle } from '../../io/io';
 import { SystemExit } from '../../io/errors';
-import type { MimeBundle } from '../../protocol/messages';
 
 export interface CellGlobals {
   /** True for handles returned by display(): a cell ending in `display(x)` shows x once, not also its handle. */
   isDisplayHandle(value: unknown): boolean;
 }
-
-const isDisplayable = (v: unknown): boolean =>
-  typeof v === 'object' && v !== null && (typeof (v as Record<symbol, unknown>)[Symbol.for('Jupyter.display')] === 'function'
-    || typeof (v as Record<string, unknown>)._repr_mimebundle_ === 'function');
 
 export function installCellGlobals(currentIo: () => CellIo | undefined, comms: CommManager): CellGlobals {
   const hostWrite = { stdout: process.stdout.write.bind(process.stdout), stderr: process.stderr.write.bind(process.stderr) };
@@ -52,14 +47,12 @@ export function installCellGlobals(currentIo: () => CellIo | undefined, comms: C
         return undefined;
       }
       const shown = io.display(bundle.data, { id: options.id, metadata: bundle.metadata });
-      // update() takes a mime bundle as before, or any displayable value (html(...), an object with a display method)
+      // update() formats any value as display() does; a ready mime bundle ({ "text/plain": "2" }) goes as it is
       const handle: DisplayHandle = {
         id: shown.id,
-        update(next: MimeBundle | object, metadata?: Record<string, unknown>): void {
-          if (isDisplayable(next)) {
-            const b = toBundle(next);
-            shown.update(b.data, metadata ?? b.metadata);
-          } else shown.update(next as MimeBundle, metadata);
+        update(next: unknown, metadata?: Record<string, unknown>): void {
+          const b = toUpdateBundle(next);
+          shown.update(b.data, metadata === undefined ? b.metadata : cleanMetadata(metadata));
         },
         clear: () => shown.clear(),
       };

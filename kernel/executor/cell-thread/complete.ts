@@ -1,8 +1,9 @@
 // complete_request: matches for the token under a code-point cursor (magics, module names, file paths,
-// property keys, identifiers of live objects, declared names and keywords).
+// property keys, identifiers of live objects, declared names and keywords), best first: an object's own members
+// before what it inherits, Object's members last.
 import { codePoints, locate } from './cursor';
 import { CHAIN, CHAIN_WINDOW, ID, ID_CHAR, ID_RIGHT, MEMBER_DOT } from './identifiers';
-import { declaredNames, propertyNames, resolve, sorted } from './live-names';
+import { declaredNames, propertyNameGroups, ranked, resolve } from './live-names';
 import { builtinNames, CompleteOptions, looksLikePath, packageNames, pathEntries } from './module-names';
 import { scan } from './source-scan';
 
@@ -50,8 +51,9 @@ export function complete(global: object, code: string, cursor: number, magics?: 
   const at = locate(code, cursor);
   const before = code.slice(0, at.units);
   const after = code.slice(at.units, at.units + 1000);
-  const reply = (matches: Iterable<string>, token: string, right = ''): CompleteReply => ({
-    matches: sorted(new Set(matches)),
+  // matches in groups, best group first (members: propertyNameGroups), each group in IPython's order
+  const reply = (groups: Iterable<string>[], token: string, right = ''): CompleteReply => ({
+    matches: ranked(groups),
     cursor_start: at.points - codePoints(token),
     cursor_end: at.points + codePoints(right),
     metadata: {},
@@ -60,9 +62,9 @@ export function complete(global: object, code: string, cursor: number, magics?: 
 
   const lineStart = before.lastIndexOf('\n') + 1;
   const magic = /^[ \t]*(%{1,2})([\w-]*)$/.exec(before.slice(lineStart));
-  if (magic && magics) return reply(magics(magic[2]).map((name) => `${magic[1]}${name}`), magic[1] + magic[2], /^[\w-]*/.exec(after)?.[0]);
+  if (magic && magics) return reply([magics(magic[2]).map((name) => `${magic[1]}${name}`)], magic[1] + magic[2], /^[\w-]*/.exec(after)?.[0]);
   const option = MAGIC_OPTION.exec(before.slice(lineStart));
-  if (option && magics) return reply(magics(option[2], option[1]), option[2], /^[\w-]*/.exec(after)?.[0]);
+  if (option && magics) return reply([magics(option[2], option[1])], option[2], /^[\w-]*/.exec(after)?.[0]);
 
   const lex = scan(before);
   if (lex.state === 'single' || lex.state === 'double' || lex.state === 'template') {
@@ -71,21 +73,19 @@ export function complete(global: object, code: string, cursor: number, magics?: 
     const rest = (lex.state === 'single' ? /^[^'\n]*/ : lex.state === 'double' ? /^[^"\n]*/ : /^[^`$]*/).exec(after)?.[0] ?? '';
     if (looksLikePath(text) && !lex.afterSubstitution) {
       const token = text.slice(text.lastIndexOf('/') + 1);
-      return reply(pathEntries(text, options), token, /^[^/]*/.exec(rest)?.[0]);
+      return reply([pathEntries(text, options)], token, /^[^/]*/.exec(rest)?.[0]);
     }
     const head = before.slice(0, lex.start);
     if (lex.state !== 'template' && MODULE_CONTEXT.test(head.slice(-200))) {
       const out = new Set<string>();
       builtinNames(text, out);
       packageNames(text, options, out);
-      return reply(out, text, rest);
+      return reply([out], text, rest);
     }
     const key = lex.state !== 'template' ? KEY_CONTEXT.exec(head.slice(-CHAIN_WINDOW)) : null;
     if (key) {
       const base = resolve(global, key[1].split(/\??\./).map((s) => s.trim()));
-      const out = new Set<string>();
-      if (base.found) propertyNames(base.value, text, false, out);
-      return reply(out, text, rest);
+      return reply(base.found ? propertyNameGroups(base.value, text, false) : [], text, rest);
     }
     return reply([], text, rest);
   }
@@ -98,24 +98,21 @@ export function complete(global: object, code: string, cursor: number, magics?: 
   const right = ID_RIGHT.exec(after)?.[0] ?? '';
   const path = chain.split(/\??\./).map((s) => s.trim()).filter(Boolean);
   const lead = tail.slice(0, m?.index ?? tail.length).trimEnd();
-  const out = new Set<string>();
   if (MEMBER_DOT.test(lead)) {
     // A member of something that is not a plain chain: `f().x`, `[1].x`. Only string literals are known.
     const beforeDot = lead.replace(/\??\.$/, '').trimEnd();
     if (!/["'`]$/.test(beforeDot)) return reply([], prefix, right);
     const base = resolve(global, path, { value: '' });
-    if (base.found) propertyNames(base.value, prefix, true, out);
-    return reply(out, prefix, right);
+    return reply(base.found ? propertyNameGroups(base.value, prefix, true) : [], prefix, right);
   }
   if (path.length > 0) {
     const base = resolve(global, path);
-    if (base.found) propertyNames(base.value, prefix, true, out);
-    return reply(out, prefix, right);
+    return reply(base.found ? propertyNameGroups(base.value, prefix, true) : [], prefix, right);
   }
   if (prefix === '' && tail !== '' && ID_CHAR.test(tail[tail.length - 1])) return reply([], '', right); // right after a number: `12|`
-  propertyNames(global, prefix, true, out);
-  for (const k of KEYWORDS) if (k.startsWith(prefix)) out.add(k);
+  // globals, keywords and the cell's own names first; what the global object inherits (Object's members) after
+  const [globals, ...inherited] = propertyNameGroups(global, prefix, true);
   const elsewhere = code.slice(0, at.units - prefix.length) + code.slice(at.units + right.length);
-  for (const name of declaredNames(elsewhere)) if (name.startsWith(prefix)) out.add(name);
-  return reply(out, prefix, right);
+  const named = [...globals, ...KEYWORDS.filter((k) => k.startsWith(prefix)), ...declaredNames(elsewhere).filter((name) => name.startsWith(prefix))];
+  return reply([named, ...inherited], prefix, right);
 }

@@ -1,6 +1,7 @@
 // Turns values into mime bundles: Deno's Symbol.for("Jupyter.display") convention first, a
 // _repr_mimebundle_-style method next, an HTML table for arrays of plain objects, util.inspect text
-// otherwise. The helpers cells call (html, markdown...) are in rich-values.ts, error content in errors.ts.
+// otherwise. A display handle's update formats the same way (a ready mime bundle goes as it is). The helpers
+// cells call (html, markdown...) are in rich-values.ts, error content in errors.ts.
 import { inspect, types } from 'node:util';
 import type { Bundle } from '../thread-messages';
 import type { MimeBundle } from '../../protocol/messages';
@@ -102,9 +103,23 @@ function jsonClone(v: unknown): unknown {
 
 const isJsonMime = (mime: string) => /^application\/(.+\+)?json$/.test(mime);
 
+/** A MIME type as a bundle key (the messaging spec's pattern: `type/subtype`). */
+const MIME_TYPE = /^[\w\-+.]+\/[\w\-+.]+$/;
+
 /**
- * What a display method returned, made safe to send: string values stay, JSON mime types keep JSON-clonable
- * values, bytes become base64, anything else is dropped. An IPython-style [data, metadata] pair is accepted.
+ * One entry of a mime bundle made safe to send: a string stays, a JSON mime type keeps a JSON-clonable value,
+ * bytes become base64; undefined for anything a frontend cannot take (nbformat wants a string for the others).
+ */
+function cleanEntry(mime: string, v: unknown): unknown {
+  if (typeof v === 'string') return v;
+  if (isJsonMime(mime)) return jsonClone(v);
+  if (types.isUint8Array(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+  return undefined;
+}
+
+/**
+ * What a display method returned, made safe to send: entries cleaned as above, the rest dropped. An
+ * IPython-style [data, metadata] pair is accepted.
  */
 function cleanBundle(raw: unknown): Bundle | undefined {
   let data: unknown = raw;
@@ -113,16 +128,34 @@ function cleanBundle(raw: unknown): Bundle | undefined {
   if (!isObject(data) || Array.isArray(data)) return undefined;
   const out: MimeBundle = {};
   for (const mime of Object.keys(data)) {
-    const v = data[mime];
-    if (typeof v === 'string') out[mime] = v;
-    else if (isJsonMime(mime)) {
-      const cloned = jsonClone(v);
-      if (cloned !== undefined) out[mime] = cloned;
-    } else if (types.isUint8Array(v)) out[mime] = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+    const cleaned = cleanEntry(mime, data[mime]);
+    if (cleaned !== undefined) out[mime] = cleaned;
   }
   if (Object.keys(out).length === 0) return undefined;
+  return { data: out, metadata: cleanMetadata(metadata) };
+}
+
+/** Output metadata as sent: a JSON copy of a plain object, else empty. */
+export function cleanMetadata(metadata: unknown): Record<string, unknown> {
   const meta = jsonClone(metadata);
-  return { data: out, metadata: isPlainObject(meta) ? meta : {} };
+  return isPlainObject(meta) ? meta : {};
+}
+
+/**
+ * A value that already is a mime bundle: a plain object whose keys are all MIME types, each with a value valid
+ * for its type (`{ "text/plain": "2" }`, `{ "text/html": "<b>x</b>" }`); its entries cleaned, or undefined.
+ */
+function readyBundle(value: unknown): MimeBundle | undefined {
+  if (!isPlainObject(value) || (isObject(value) && typeof value[JUPYTER_DISPLAY] === 'function')) return undefined;
+  const mimes = Object.keys(value);
+  if (mimes.length === 0 || !mimes.every((mime) => MIME_TYPE.test(mime))) return undefined;
+  const out: MimeBundle = {};
+  for (const mime of mimes) {
+    const cleaned = cleanEntry(mime, value[mime]);
+    if (cleaned === undefined) return undefined;
+    out[mime] = cleaned;
+  }
+  return out;
 }
 
 function customBundle(value: unknown): Bundle | undefined {
@@ -183,3 +216,14 @@ export function toBundle(value: unknown): Bundle {
   const text = safeInspect(value);
   return { data: table === undefined ? { 'text/plain': text } : { 'text/plain': text, 'text/html': table }, metadata: {} };
 }
+
+/**
+ * The bundle a display handle's update(value) sends: a ready mime bundle as it is (what update took from the
+ * start, and what the magics pass), anything else exactly as display(value) formats it. Never raw values: a
+ * bundle's data must be an object of mime type → string, or nbformat (nbconvert, papermill) rejects the notebook.
+ */
+export function toUpdateBundle(value: unknown): Bundle {
+  const ready = readyBundle(value);
+  return ready ? { data: ready, metadata: {} } : toBundle(value);
+}
+
