@@ -36,3 +36,13 @@ test('a runaway allocation is reported as out of memory with the limit, and the 
   expect(next.outputs.find((m) => m.header.msg_type === 'execute_result')?.content.data).toEqual({ 'text/plain': "'undefined'" });
   expect(k.kernel.child.exitCode).toBeNull();
 });
+
+test('a runaway allocation in a timer after its cell finished is said in that cell; the next cell runs', async () => {
+  const started = await k.client.execute('setTimeout(() => { const hoard = []; while (true) hoard.push({ n: hoard.length }) }, 10); "started"');
+  expect(started.reply.content.status).toBe('ok');
+  const id = String(started.reply.parent_header.msg_id);
+  const notice = await k.client.waitForIopub((m) => m.parent_header.msg_id === id && m.header.msg_type === 'stream' && /out of memory/.test(String(m.content.text)), 30_000, 'the out-of-memory notice');
+  expect(String(notice.content.text)).toContain(`${LIMIT_MB} MB`);
+  const next = await k.client.execute('1 + 1', {}, 10_000);
+  expect(next.reply.content.status).toBe('ok');
+});
