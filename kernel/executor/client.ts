@@ -28,7 +28,8 @@ export interface ExecutorEvents {
   inputRequest(requestId: string, inputId: string, prompt: string, password: boolean): void;
   /**
    * The worker died (process.exit in a cell, out of memory...) and was replaced; state is gone. The executes it
-   * was running got an `error` output saying so; `requestIds` are the other requests it was answering.
+   * was running got an `error` output saying so; `requestIds` are the other requests it was answering or, when
+   * it died running no cell (a timer's code), the last cell run, whose late work most likely killed it.
    */
   restarted(requestIds: string[], reason: string): void;
   /** An ops event (magic run, build, deploy) for the kernel's metrics. */
@@ -70,6 +71,8 @@ export class ExecutorClient {
   private ready!: Promise<void>;
   private readonly pending = new Map<string, Pending>();
   private readonly heapLimit = cellHeapLimit();
+  /** The newest execute posted: where a death outside any cell is said. */
+  private lastExecuteId: string | undefined;
   private readonly inspector = new Session();
   private workerSession: string | undefined;
   private interrupting: Interrupting | undefined;
@@ -123,11 +126,14 @@ export class ExecutorClient {
       const { ename, evalue } = deathOf(code, outOfMemory, this.heapLimit.mb);
       const error = { ename, evalue, traceback: [`${ename}: ${evalue}`] };
       const others: string[] = [];
+      let shown = false;
       for (const [id, { answer, showsErrors }] of this.pending) {
         if (showsErrors) this.events.iopub(id, 'error', { ...error });
         else others.push(id);
+        shown ||= showsErrors;
         answer({ content: { status: 'error', ...error } });
       }
+      if (!shown && this.lastExecuteId !== undefined && !others.includes(this.lastExecuteId)) others.push(this.lastExecuteId);
       this.pending.clear();
       this.finishInterrupt();
       this.events.restarted(others, evalue);
@@ -171,6 +177,7 @@ export class ExecutorClient {
 
   /** Runs a cell; resolves with its reply and the execute_result published just before it (see ExecuteOutcome). */
   async execute(id: string, fields: CommandOf<'execute'>): Promise<ExecuteOutcome> {
+    if (!fields.silent) this.lastExecuteId = id;
     const reply = await this.post('execute', id, fields, !fields.silent);
     return { content: reply.content, result: reply.iopub?.find((out) => out.msgType === 'execute_result')?.content };
   }
