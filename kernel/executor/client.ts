@@ -1,12 +1,14 @@
 // The protocol thread's handle on the cell thread (the worker in ./cell-thread/, which runs every cell):
 // request/reply over postMessage (./thread-messages.ts), IOPub and input requests routed back by request id,
 // interrupts (a message first; if the worker is stuck in synchronous code, V8's terminateExecution through the
-// inspector's NodeWorker domain), and a fresh worker if it dies. This is the only executor file that runs on
-// the protocol thread.
+// inspector's NodeWorker domain), a heap limit (./heap-limit.ts), and a fresh worker if it dies, with an error
+// for the requests it was running that says why (out of memory, or the exit code). This is the only executor
+// file that runs on the protocol thread.
 import { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector';
 import * as path from 'node:path';
 import { BEFORE_TERMINATE } from './thread-messages';
+import { HEAP_LIMIT_ENV, cellHeapLimit } from './heap-limit';
 import type { CellThreadData, ToMain, ToWorker } from './thread-messages';
 import type { OpsEvent } from '../io/io';
 import { log } from '../log';
@@ -24,7 +26,11 @@ export interface ExecuteOutcome {
 export interface ExecutorEvents {
   iopub(requestId: string, msgType: string, content: Record<string, unknown>, metadata?: Record<string, unknown>): void;
   inputRequest(requestId: string, inputId: string, prompt: string, password: boolean): void;
-  /** The worker died (process.exit in a cell, out of memory...) and was replaced; state is gone. */
+  /**
+   * The worker died (process.exit in a cell, out of memory...) and was replaced; state is gone. The executes it
+   * was running got an `error` output saying so; `requestIds` are the other requests it was answering or, when
+   * it died running no cell (a timer's code), the last cell run, whose late work most likely killed it.
+   */
   restarted(requestIds: string[], reason: string): void;
   /** An ops event (magic run, build, deploy) for the kernel's metrics. */
   metric(event: OpsEvent): void;
@@ -43,10 +49,30 @@ interface Interrupting {
 const ACK_BEFORE_TERMINATE_MS = 10;
 const RETRY_MS = 50;
 
+interface Pending {
+  answer: (reply: WorkerReply) => void;
+  /** A non-silent execute: the notebook shows its failure as an `error` output. */
+  showsErrors: boolean;
+}
+
+/** What the requests a dead worker was running are told (ename, evalue): why, what is lost, what to do. */
+function deathOf(code: number, outOfMemory: boolean, heapMb: number): { ename: string; evalue: string } {
+  const lost = 'earlier state is gone (the variables, functions and imports of earlier cells, their timers and comms): re-run the cells this one needs';
+  if (!outOfMemory) return { ename: 'ExecutorExited', evalue: `the cell's thread exited (code ${code}) and a new one was started; ${lost}` };
+  return {
+    ename: 'OutOfMemoryError',
+    evalue: `the cell's thread ran out of memory (heap limit ${heapMb} MB) and a new one was started; ${lost}. `
+      + `Work on the data in smaller pieces, or raise the limit with ${HEAP_LIMIT_ENV} (MB, or a share of memory such as 50%) in the kernel's environment or kernel.json's "env" and restart the kernel.`,
+  };
+}
+
 export class ExecutorClient {
   private worker!: Worker;
   private ready!: Promise<void>;
-  private readonly pending = new Map<string, (reply: WorkerReply) => void>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly heapLimit = cellHeapLimit();
+  /** The newest execute posted: where a death outside any cell is said. */
+  private lastExecuteId: string | undefined;
   private readonly inspector = new Session();
   private workerSession: string | undefined;
   private interrupting: Interrupting | undefined;
@@ -61,6 +87,8 @@ export class ExecutorClient {
       this.workerSession = (ev.params as { sessionId: string }).sessionId;
     });
     this.inspector.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
+    if (this.heapLimit.warning) log.warn(this.heapLimit.warning);
+    log.info(`the cell thread's heap limit is ${this.heapLimit.mb} MB`);
     this.spawn();
   }
 
@@ -68,7 +96,12 @@ export class ExecutorClient {
     this.workerSession = undefined;
     Atomics.store(this.cellRunning, 0, 0);
     const workerData: CellThreadData = { cellRunning: this.cellRunning };
-    const worker = new Worker(path.join(__dirname, 'cell-thread', 'worker.js'), { stdout: false, stderr: false, workerData });
+    const worker = new Worker(path.join(__dirname, 'cell-thread', 'worker.js'), {
+      stdout: false,
+      stderr: false,
+      workerData,
+      resourceLimits: { maxOldGenerationSizeMb: this.heapLimit.mb },
+    });
     this.worker = worker;
     this.ready = new Promise((resolve) => {
       const onReady = (m: ToMain) => {
@@ -80,7 +113,11 @@ export class ExecutorClient {
       worker.on('message', onReady);
     });
     worker.on('message', (m: ToMain) => this.receive(m));
-    worker.on('error', (e) => log.error(`executor error: ${e.stack ?? e.message}`));
+    let outOfMemory = false;
+    worker.on('error', (e: Error & { code?: string }) => {
+      if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') outOfMemory = true; // said when it exits, next
+      else log.error(`executor error: ${e.stack ?? e.message}`);
+    });
     let started = false;
     void this.ready.then(() => (started = true));
     worker.on('exit', (code) => {
@@ -89,14 +126,22 @@ export class ExecutorClient {
         log.error(`executor failed to start (exit code ${code}); the kernel cannot run cells`);
         process.exit(1);
       }
-      const ids = [...this.pending.keys()];
-      log.warn(`executor exited with code ${code}; starting a new one`);
+      log.warn(`executor ${outOfMemory ? `ran out of memory (heap limit ${this.heapLimit.mb} MB)` : `exited with code ${code}`}; starting a new one`);
       this.spawn();
-      const reason = `the cell's thread exited (code ${code}); a new one was started and earlier state is gone`;
-      for (const answer of this.pending.values()) answer({ content: { status: 'error', ename: 'ExecutorExited', evalue: reason, traceback: [`ExecutorExited: ${reason}`] } });
+      const { ename, evalue } = deathOf(code, outOfMemory, this.heapLimit.mb);
+      const error = { ename, evalue, traceback: [`${ename}: ${evalue}`] };
+      const others: string[] = [];
+      let shown = false;
+      for (const [id, { answer, showsErrors }] of this.pending) {
+        if (showsErrors) this.events.iopub(id, 'error', { ...error });
+        else others.push(id);
+        shown ||= showsErrors;
+        answer({ content: { status: 'error', ...error } });
+      }
+      if (!shown && this.lastExecuteId !== undefined && !others.includes(this.lastExecuteId)) others.push(this.lastExecuteId);
       this.pending.clear();
       this.finishInterrupt();
-      this.events.restarted(ids, reason);
+      this.events.restarted(others, evalue);
     });
   }
 
@@ -108,9 +153,9 @@ export class ExecutorClient {
     switch (m.type) {
       case 'reply': {
         for (const out of m.iopub ?? []) this.events.iopub(m.id, out.msgType, out.content);
-        const answer = this.pending.get(m.id);
+        const pending = this.pending.get(m.id);
         this.pending.delete(m.id);
-        answer?.(m);
+        pending?.answer(m);
         break;
       }
       case 'iopub':
@@ -137,15 +182,16 @@ export class ExecutorClient {
 
   /** Runs a cell; resolves with its reply and the execute_result published just before it (see ExecuteOutcome). */
   async execute(id: string, fields: CommandOf<'execute'>): Promise<ExecuteOutcome> {
-    const reply = await this.post('execute', id, fields);
+    if (!fields.silent) this.lastExecuteId = id;
+    const reply = await this.post('execute', id, fields, !fields.silent);
     return { content: reply.content, result: reply.iopub?.find((out) => out.msgType === 'execute_result')?.content };
   }
 
-  private async post<T extends Command['type']>(type: T, id: string, fields: CommandOf<T>): Promise<WorkerReply> {
+  private async post<T extends Command['type']>(type: T, id: string, fields: CommandOf<T>, showsErrors = false): Promise<WorkerReply> {
     // Nothing is posted while an interrupt is in progress: its termination may cost the worker one message.
     while (this.interrupting) await this.interrupting.promise;
     return new Promise((resolve) => {
-      this.pending.set(id, resolve);
+      this.pending.set(id, { answer: resolve, showsErrors });
       this.worker.postMessage({ type, id, ...fields });
     });
   }

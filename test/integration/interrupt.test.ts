@@ -155,3 +155,113 @@ test("a busy first cell interrupted the moment it is sent (the cell thread still
     await fresh.stop();
   }
 });
+
+describe('timers cells started', () => {
+  const PERIOD_MS = 20;
+  /** Interval periods the test waits (measured by its own clock) for output that must not come. */
+  const PERIODS = 10;
+
+  const streamText = (m: Message): string => (m.header.msg_type === 'stream' ? String(m.content.text) : '');
+  const count = (text: string, word: string): number => text.split(word).length - 1;
+  /** How many times `word` was printed so far under request `msgId`, and where in the IOPub log `since` stands. */
+  const printed = (msgId: string, word: string, since = 0): number =>
+    k.client.iopubLog.slice(since).filter((m) => m.parent_header.msg_id === msgId).reduce((n, m) => n + count(streamText(m), word), 0);
+
+  async function untilPrinted(msgId: string, word: string): Promise<void> {
+    await k.client.waitForIopub((m) => m.parent_header.msg_id === msgId && streamText(m).includes(word), 10_000, `"${word}" from the cell`);
+  }
+
+  /**
+   * Runs a cell that lets PERIODS interval periods pass in the kernel, then checks by the test's own clock that
+   * they did: any interval still alive would have printed during them, before this cell's reply.
+   */
+  async function letPeriodsPass(): Promise<void> {
+    const started = Date.now();
+    const r = await k.client.execute(`await new Promise((r) => setTimeout(r, ${PERIODS * PERIOD_MS})); "periods passed"`, {}, 10_000);
+    expect(r.reply.content.status).toBe('ok');
+    expect(r.outputs.find((m) => m.header.msg_type === 'execute_result')?.content.data).toEqual({ 'text/plain': "'periods passed'" });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(PERIODS * PERIOD_MS);
+  }
+
+  const isNotice = (m: Message): boolean => m.header.msg_type === 'stream' && m.content.name === 'stderr' && /interrupt stopped/.test(streamText(m));
+  /** The kernel's note of the timers an interrupt stopped, published under the request that started them. */
+  const notice = (msgId: string): Message | undefined => k.client.iopubFor(msgId).find(isNotice);
+  const noticeArrives = (msgId: string): Promise<Message> =>
+    k.client.waitForIopub((m) => m.parent_header.msg_id === msgId && isNotice(m), 5000, `the interrupt's notice under ${msgId}`);
+
+  test('interrupting a cell stops the intervals and timeouts it started, also from its callbacks', async () => {
+    const cell = await startCell([
+      `setInterval(() => console.log("tick-a"), ${PERIOD_MS});`,
+      // a timeout started from a promise continuation and one started by the interval's own callback chain
+      'Promise.resolve().then(() => setTimeout(() => console.log("late-a"), 60_000));',
+      'const chain = () => setTimeout(() => { console.log("chain-a"); chain() }, 5); chain();',
+      'await new Promise(() => {})',
+    ].join('\n'));
+    await untilPrinted(cell.msgId, 'tick-a');
+    await untilPrinted(cell.msgId, 'chain-a');
+    await expectInterrupted(cell, viaControl);
+    const at = k.client.iopubLog.length;
+    await letPeriodsPass();
+    expect(printed(cell.msgId, 'tick-a', at)).toBe(0);
+    expect(printed(cell.msgId, 'chain-a', at)).toBe(0);
+    expect(printed(cell.msgId, 'late-a')).toBe(0);
+    // said in the cell, before its KeyboardInterrupt error
+    const outputs = k.client.iopubFor(cell.msgId);
+    expect(streamText(notice(cell.msgId) ?? outputs[0])).toMatch(/interrupt stopped 1 interval and 2 timeouts this cell started/);
+    expect(outputs.indexOf(notice(cell.msgId) as Message)).toBeLessThan(outputs.findIndex((m) => m.header.msg_type === 'error'));
+  });
+
+  test('interrupt on an idle kernel stops the timers earlier cells left running and says so in each cell', async () => {
+    const first = await k.client.execute(`setInterval(() => console.log("tick-b"), ${PERIOD_MS}); setTimeout(() => console.log("late-b"), 60_000); "started"`);
+    const second = await k.client.execute(`setInterval(() => console.log("tick-c"), ${PERIOD_MS}); "started"`);
+    const firstId = String(first.reply.parent_header.msg_id);
+    const secondId = String(second.reply.parent_header.msg_id);
+    await untilPrinted(firstId, 'tick-b');
+    await untilPrinted(secondId, 'tick-c');
+    await viaControl();
+    // the notice goes where the timers' output went: the cell that started them
+    expect(streamText(await noticeArrives(firstId))).toMatch(/interrupt stopped 1 interval and 1 timeout this cell left running/);
+    expect(streamText(await noticeArrives(secondId))).toMatch(/interrupt stopped 1 interval this cell left running/);
+    const afterNotices = k.client.iopubLog.length;
+    await letPeriodsPass();
+    expect(printed(firstId, 'tick-b', afterNotices)).toBe(0);
+    expect(printed(secondId, 'tick-c', afterNotices)).toBe(0);
+    expect(printed(firstId, 'late-b')).toBe(0);
+    // nothing printed after its cell's notice either (the notice is the cell's last output)
+    const noticeAt = k.client.iopubLog.indexOf(notice(firstId) as Message);
+    expect(printed(firstId, 'tick-b', noticeAt)).toBe(0);
+    // a further interrupt finds nothing to stop and says nothing
+    await viaControl();
+    const r = await k.client.execute('"still fine"');
+    expect(r.reply.content.status).toBe('ok');
+    expect(k.client.iopubFor(firstId).filter((m) => /interrupt stopped/.test(streamText(m)))).toHaveLength(1);
+  });
+
+  test('interrupting a cell leaves the timers of earlier cells running until an idle interrupt', async () => {
+    const earlier = await k.client.execute(`setInterval(() => console.log("tick-d"), ${PERIOD_MS}); "started"`);
+    const earlierId = String(earlier.reply.parent_header.msg_id);
+    await untilPrinted(earlierId, 'tick-d');
+    const cell = await startCell(`setInterval(() => console.log("tick-e"), ${PERIOD_MS}); await new Promise(() => {})`);
+    await untilPrinted(cell.msgId, 'tick-e');
+    await expectInterrupted(cell, viaControl);
+    const at = k.client.iopubLog.length;
+    await letPeriodsPass();
+    expect(printed(cell.msgId, 'tick-e', at)).toBe(0);
+    expect(printed(earlierId, 'tick-d', at)).toBeGreaterThan(0);
+    await viaControl();
+    await noticeArrives(earlierId);
+    const afterNotice = k.client.iopubLog.length;
+    await letPeriodsPass();
+    expect(printed(earlierId, 'tick-d', afterNotice)).toBe(0);
+  });
+
+  test('timers a cell clears itself or that already ran are not counted', async () => {
+    const done = await k.client.execute('const cleared = setInterval(() => {}, 1000); clearInterval(cleared); await new Promise((r) => setTimeout(r, 5)); setImmediate(() => {}); await new Promise((r) => setImmediate(r)); "done"');
+    expect(done.reply.content.status).toBe('ok');
+    const id = String(done.reply.parent_header.msg_id);
+    await viaControl();
+    const r = await k.client.execute('"after"');
+    expect(r.reply.content.status).toBe('ok');
+    expect(notice(id)).toBeUndefined();
+  });
+});

@@ -16,6 +16,7 @@ import { isComplete } from './is-complete';
 import { setUpMagics } from './magics';
 import { installCellGlobals } from './cell-globals';
 import { installTerminationSupport } from './termination';
+import { CellTimers, TimerCounts, describeTimers } from './cell-timers';
 import { warmUpSoon } from './warm-up';
 import type { CellThreadData, ExecuteCommand, ToMain, ToWorker } from '../thread-messages';
 import { InterruptedError } from '../../io/io';
@@ -55,6 +56,9 @@ const magics = setUpMagics(currentIo);
 const comms = new CommManager((msgType, content) => currentIo()?.emit(msgType, content));
 const cellGlobals = installCellGlobals(currentIo, comms);
 installTerminationSupport();
+/** The timers cells start, so an interrupt can stop them (see interrupt()). */
+const cellTimers = new CellTimers(currentIo);
+cellTimers.install();
 
 // ---- execute ------------------------------------------------------------------------------------
 function evaluateUserExpressions(expressions: Record<string, string>): Record<string, unknown> {
@@ -128,16 +132,34 @@ async function execute(command: ExecuteCommand): Promise<void> {
   });
 }
 
-/** Interrupt: abort the running cell's Io and, if its code was stopped mid-flight, answer for it. */
+/**
+ * Interrupt: abort the running cell's Io, stop the timers it started and, if its code was stopped mid-flight,
+ * answer for it. With no cell running, stop the timers earlier cells left running. Each stop is said in the
+ * cell that started the timers, where their output went: an idle interrupt has no request of its own that a
+ * notebook shows (frontends send interrupt_request through the server, or a signal), and interrupt_reply's
+ * content is only its status.
+ */
 let lastInterruptId = -1;
 function interrupt(interruptId: number, attempt: number): void {
   const run = running;
-  if (interruptId !== lastInterruptId && run && !run.finished) {
-    run.io.interrupt();
-    finish(run, { error: new InterruptedError() });
+  if (interruptId !== lastInterruptId) {
+    if (run && !run.finished) {
+      run.io.interrupt();
+      sayStopped(run.io, cellTimers.stopStartedBy(run.io), 'this cell started');
+      finish(run, { error: new InterruptedError() });
+    } else {
+      for (const [owner, counts] of cellTimers.stopAll()) if (owner) sayStopped(owner, counts, 'this cell left running');
+    }
   }
   lastInterruptId = interruptId;
   post({ type: 'interrupted', interruptId, attempt });
+}
+
+function sayStopped(io: CellIo, counts: TimerCounts, whose: string): void {
+  const stopped = describeTimers(counts);
+  if (!stopped) return;
+  io.flush(); // the timers' own batched output comes first
+  io.emit('stream', { name: 'stderr', text: `[opsbook] interrupt stopped ${stopped} ${whose}.\n` });
 }
 
 /** complete_request: a magic's own completer inside its arguments (it may ask a server), else the code completer. */
