@@ -45,7 +45,7 @@ const CELLS = {
   chart: { id: 'lab-chart', source: '%promql opsbook_live_requests_total --since 2m --title "requests"' },
   // the live target's counter grows between refreshes (Prometheus scrapes it every second); the lines around the
   // magic must stay
-  watch: { id: 'lab-watch', source: 'console.log("before the chart");\n%promql sum(opsbook_live_requests_total) --since 1m --watch 1s --for 6s\nconsole.log("after the chart");' },
+  watch: { id: 'lab-watch', source: 'console.log("before the chart");\n%promql sum(opsbook_live_requests_total) --since 1m --watch 1s --for 8s\nconsole.log("after the chart");' },
   display: {
     id: 'lab-display',
     source: 'const shown = display(html("<b>step 1</b>"));\nawait new Promise((resolve) => setTimeout(resolve, 300));\nshown.update(html("<b>step 2</b>, updated in place"));',
@@ -162,19 +162,24 @@ describeLab('opsbook in JupyterLab (its notebook frontend), in Chromium', () => 
         await runCellFromToolbar(page(), scope());
         // what plotly.js holds in the drawn chart's DOM node, sampled while the cell runs
         const frames = new Set<string>();
-        const deadline = Date.now() + 20_000;
+        const seen: string[] = [];
+        const started = Date.now();
+        const deadline = started + 20_000;
         let running = true;
         while (running && Date.now() < deadline) {
           const plots = (await drawnPlots(scope())).filter((p) => p.renderer === renderer && p.ys.some((ys) => ys.length > 0));
-          if (plots.length > 0) frames.add(JSON.stringify(plots[0].ys));
+          const frame = plots.length > 0 ? JSON.stringify(plots[0].ys) : undefined;
+          if (frame !== undefined && !frames.has(frame)) seen.push(`${Date.now() - started} ms: last values ${plots[0].ys.map((ys) => ys.at(-1)).join(', ')}`);
+          if (frame !== undefined) frames.add(frame);
           const cell = await cellById(CELLS.watch.id);
           running = !(typeof cell.count === 'number' && cell.count !== before);
           await new Promise((resolve) => setTimeout(resolve, 150));
         }
         const cell = await waitForRun(page(), CELLS.watch.id, before, 20_000);
         expect(cellErrors(cell)).toEqual([]);
-        // 6 s at 1 s: the first chart and up to five refreshes; at least three different drawn frames
-        expect(frames.size).toBeGreaterThanOrEqual(3);
+        // 8 s at 1 s: the first chart and up to seven refreshes; at least three different drawn frames (a loaded
+        // machine may paint fewer than every one)
+        if (frames.size < 3) throw new Error(`expected the chart to show at least 3 different frames while --watch ran; it showed ${frames.size}: ${seen.join('; ')}`);
         await waitForPlot(scope(), renderer);
         const text = await scope().locator('.jp-OutputArea').innerText();
         expect(text).toContain('before the chart');
@@ -195,8 +200,14 @@ describeLab('opsbook in JupyterLab (its notebook frontend), in Chromium', () => 
       const expected = (await cellById(CELLS.chart.id)).count;
       while (Date.now() < deadline) {
         const text = readFileSync(scratchFile, 'utf8');
-        count = (JSON.parse(text) as SavedNotebook).cells.find((c) => c.id === CELLS.chart.id)?.execution_count;
-        copies = text.match(/\* plotly\.js v\d+\.\d+\.\d+/g)?.length ?? 0;
+        try {
+          count = (JSON.parse(text) as SavedNotebook).cells.find((c) => c.id === CELLS.chart.id)?.execution_count;
+        } catch {
+          // the server is still writing it
+          count = undefined;
+        }
+        // the banner at the top of plotly.js: "* plotly.js v4.1.2", "* plotly.js (basic - minified) v4.1.1"
+        copies = text.match(/\* plotly\.js\b[^\n]*? v\d+\.\d+\.\d+/g)?.length ?? 0;
         if (count === expected) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
