@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 
 import { escapeHtml } from '../../kernel/io/html';
 import { PLOTLY_READY_EVENT, type PlotlyLibrary } from '../plotly-library';
-import type { Figure } from './figure';
+import { plotlyText, type Figure } from './figure';
 import type { InstantRow } from './series';
 import { FORMAT_VALUE_JS, formatValue, unitSpec, type UnitName } from './units';
 
@@ -137,6 +137,64 @@ function withNotesText(text: string, notes: QueryNotes): string {
     ...(notes.infos ?? []).map((info) => `info: ${info}`),
   ];
   return lines.join('\n');
+}
+
+/**
+ * What a --watch display shows for a moment between two charts (see replaceShown in magic.ts): no Plotly JSON, so
+ * JupyterLab retires the Plotly renderer that drew the previous chart, and an empty box of the chart's height in
+ * text/html, so the page does not jump when a frontend paints it.
+ */
+export function redrawingBundle(chart: Record<string, unknown>): TextBundle {
+  const figure = chart[PLOTLY_MIME] as Figure | undefined;
+  const height = figure?.layout.height ?? 0;
+  return { 'text/html': `<div class="opsbook-chart-redrawing" style="height:${height}px"></div>`, 'text/plain': String(chart['text/plain'] ?? '') };
+}
+
+/** A note on a chart's Plotly figure: a line of text at the top of the plot. */
+interface NoteAnnotation {
+  text: string;
+  xref: 'paper';
+  yref: 'paper';
+  x: number;
+  y: number;
+  xanchor: 'center';
+  yanchor: 'top';
+  showarrow: false;
+  font: { color: string; size: number };
+  bgcolor: string;
+  bordercolor: string;
+}
+
+const NOTE_COLOR = '#d62728';
+
+/**
+ * `bundle` with `note` (e.g. why a --watch refresh failed) in every form it has, since each frontend shows only one:
+ * a line above the text/html, a line under the text/plain, and an annotation at the top of the Plotly figure.
+ */
+export function withNote(bundle: Record<string, unknown>, note: string): Record<string, unknown> {
+  const noted: Record<string, unknown> = { ...bundle };
+  if (typeof bundle['text/html'] === 'string') {
+    noted['text/html'] = `<div class="opsbook-note" style="color:${NOTE_COLOR};font-size:12px">&#9888; ${escapeHtml(note)}</div>${bundle['text/html']}`;
+  }
+  noted['text/plain'] = `${String(bundle['text/plain'] ?? '')}\n${note}`;
+  const figure = bundle[PLOTLY_MIME] as (Figure & { layout: { annotations?: NoteAnnotation[] } }) | undefined;
+  if (figure !== undefined) {
+    const annotation: NoteAnnotation = {
+      text: `&#9888; ${plotlyText(note)}`,
+      xref: 'paper',
+      yref: 'paper',
+      x: 0.5,
+      y: 1,
+      xanchor: 'center',
+      yanchor: 'top',
+      showarrow: false,
+      font: { color: NOTE_COLOR, size: 12 },
+      bgcolor: 'rgba(255,255,255,0.85)',
+      bordercolor: NOTE_COLOR,
+    };
+    noted[PLOTLY_MIME] = { ...figure, layout: { ...figure.layout, annotations: [...(figure.layout.annotations ?? []), annotation] } };
+  }
+  return noted;
 }
 
 /** "no data for <query> in <range>", with whatever Prometheus noted. */

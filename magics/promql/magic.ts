@@ -2,14 +2,14 @@
 // default, a table and a bar chart with --instant), or says "no data"; --watch refreshes the same chart in
 // place. `const r = %promql ...` also binds the data (labels, timestamps, numbers) for TypeScript.
 import { randomUUID } from 'node:crypto';
-import type { Io } from '../../kernel/io/io';
+import type { DisplayHandle, Io } from '../../kernel/io/io';
 import type { NotebookConfig } from '../lib/notebook-config';
 import { MagicError } from '../../kernel/io/errors';
 import type { Magic, MagicCall } from '../registry';
 import { PlotlyLibrary } from '../plotly-library';
 import { promRequest, PromSuccess } from './client';
 import { PromqlCompleter } from './completion';
-import { chartBundle, emptyBundle, tableBundle } from './bundle';
+import { PLOTLY_MIME, chartBundle, emptyBundle, redrawingBundle, tableBundle, withNote } from './bundle';
 import { instantFigure, Marker, rangeFigure } from './figure';
 import { PromqlQuery, QueryRange, queriesOf, rangeOf } from './queries';
 import { InstantRow, MatrixSeries, SamplePair, Series, VectorSample, matrixToSeries, scalarToRows, vectorToRows } from './series';
@@ -158,6 +158,28 @@ async function ask(call: MagicCall, config: NotebookConfig, plotly: PlotlyLibrar
 }
 
 
+/**
+ * Shows `next` in the --watch display that shows `previous`.
+ *
+ * Why a chart replacing a chart goes through a second, plain form first: JupyterLab (4.x, OutputArea._setOutput)
+ * keeps the rendered widget for an update_display_data whose preferred MIME type and isolation are unchanged and only
+ * calls its renderModel, and jupyterlab-plotly's renderer (5.x) returns from renderModel at once when it has drawn a
+ * graph: with the Plotly extension, a chart updated by a chart stays on its first frame. An update whose preferred
+ * type differs makes JupyterLab dispose of that widget and create a new renderer. So the display is first updated
+ * with a form without the Plotly JSON (redrawingBundle: an empty box of the chart's height in text/html), then with
+ * the new chart: JupyterLab with the extension draws it with a fresh Plotly renderer; without the extension text/html
+ * is preferred both times and the HTML renderer re-renders each; classic Notebook re-renders the output on every
+ * update_display_data, and VS Code replaces the output's items, which its renderers draw anew. The cell's other
+ * outputs are untouched, and the last message, the whole chart, is what a saved notebook keeps. Rejected: clear_output
+ * (wait) and a new display would clear the cell's other outputs; toggling the output's `isolated` metadata makes
+ * JupyterLab copy the rendered HTML into an iframe, a static picture without plotly.js; a new display per refresh
+ * piles up charts.
+ */
+function replaceShown(handle: DisplayHandle, previous: Record<string, unknown>, next: Record<string, unknown>): void {
+  if (PLOTLY_MIME in previous && PLOTLY_MIME in next) handle.update({ ...redrawingBundle(next) });
+  handle.update(next);
+}
+
 /** --watch: the same display updated in place every interval, until --for has passed or the cell is interrupted. */
 async function watch(call: MagicCall, io: Io, first: Answer, refresh: () => Promise<Answer>): Promise<Answer> {
   const o = call.args.options;
@@ -166,17 +188,23 @@ async function watch(call: MagicCall, io: Io, first: Answer, refresh: () => Prom
   const handle = io.display(first.bundle);
   const until = Date.now() + forMs;
   let latest = first;
+  let shown = first.bundle;
+  const show = (bundle: Record<string, unknown>): void => {
+    replaceShown(handle, shown, bundle);
+    shown = bundle;
+  };
   while (!io.signal.aborted && Date.now() + everyMs <= until) {
     await sleep(everyMs, io.signal);
     if (io.signal.aborted) break;
     try {
       latest = await refresh();
-      handle.update(latest.bundle);
+      show(latest.bundle);
     } catch (e) {
       if (io.signal.aborted) break;
-      // a failed refresh keeps the last chart and says why, then tries again at the next interval
+      // a failed refresh keeps the last chart and says why in every form (each frontend shows only one), then tries
+      // again at the next interval
       const note = `refresh at ${new Date().toISOString()} failed: ${(e as Error).message}; retrying every ${formatDuration(everyMs / 1000)}`;
-      handle.update({ ...latest.bundle, 'text/plain': `${String(latest.bundle['text/plain'])}\n${note}` });
+      show(withNote(latest.bundle, note));
     }
   }
   return latest;

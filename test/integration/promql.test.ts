@@ -186,6 +186,43 @@ describeStack('%promql against a real Prometheus', () => {
     const updates = r.outputs.filter((m) => m.header.msg_type === 'update_display_data');
     expect(updates.length).toBeGreaterThanOrEqual(1);
     for (const u of updates) expect((u.content.transient as Record<string, string>).display_id).toBe(id);
+    // each new chart comes right after a form without the Plotly JSON, so JupyterLab renders it with a new Plotly
+    // renderer (the one that drew the previous chart never redraws); the last message is the chart
+    const forms = updates.map((u) => (PLOTLY in (u.content.data as Record<string, unknown>) ? 'chart' : 'redrawing'));
+    expect(forms).toEqual(forms.map((_, i) => (i % 2 === 0 ? 'redrawing' : 'chart')));
+    expect(forms.at(-1)).toBe('chart');
+    const redrawing = updates[0].content.data as Record<string, unknown>;
+    expect(redrawing['text/html']).toMatch(/^<div class="opsbook-chart-redrawing" style="height:\d+px"><\/div>$/);
+  });
+
+  test('a failed --watch refresh says why in every form of the chart (text/plain, text/html, the Plotly figure), and the watch goes on', async () => {
+    const doomed = await startPrometheus({});
+    try {
+      k.client.forget();
+      const pending = k.client.execute(`%prometheus ${doomed.url}\n%promql vector(42) --since 5m --watch 500ms --for 2500ms`, {}, 20000);
+      await k.client.waitForIopub((m) => m.header.msg_type === 'display_data' && PLOTLY in (m.content.data as Record<string, unknown>), 15000, 'the first chart').catch(async (error: Error) => {
+        throw new Error(`${error.message}; the cell's outputs: ${JSON.stringify((await pending).outputs.map((m) => [m.header.msg_type, m.content]).slice(0, 5)).slice(0, 1500)}`);
+      });
+      doomed.kill();
+      const r = await pending;
+      expect(r.reply.content.status).toBe('ok');
+      const noted = r.outputs
+        .filter((m) => m.header.msg_type === 'update_display_data')
+        .map((m) => m.content.data as Record<string, unknown>)
+        .filter((data) => String(data['text/plain']).includes('failed'));
+      expect(noted.length).toBeGreaterThanOrEqual(1);
+      const last = noted[noted.length - 1];
+      const note = /refresh at \S+ failed: cannot connect to Prometheus at [^;]+ \(connection refused\); retrying every 500ms/;
+      expect(String(last['text/plain'])).toMatch(note);
+      // the chart stays, with the note above it in text/html and at the top of the Plotly figure
+      expect(String(last['text/html'])).toContain('class="opsbook-chart"');
+      expect(String(/<div class="opsbook-note"[^>]*>([^<]*)<\/div>/.exec(String(last['text/html']))?.[1])).toMatch(note);
+      const figure = last[PLOTLY] as { data: Array<{ y: number[] }>; layout: { annotations?: Array<{ text: string }> } };
+      expect(figure.data[0].y.filter((y) => y !== null).every((y) => y === 42)).toBe(true);
+      expect(figure.layout.annotations?.map((a) => a.text)).toEqual([expect.stringMatching(note)]);
+    } finally {
+      await doomed.stop();
+    }
   });
 
   test('plotly.js stays in the saved notebook: the cell that carried it gets it again when re-run; each --watch refresh of the first chart carries it', async () => {
@@ -218,7 +255,8 @@ describeStack('%promql against a real Prometheus', () => {
     const watching = await startTestKernel({ env: { PROMETHEUS_URL: prometheus.url } });
     try {
       const r = await watching.client.execute('%promql opsbook_test_bytes --since 2h --watch 500ms --for 1200ms', {}, 20000);
-      const charts = r.outputs.filter((m) => m.header.msg_type === 'display_data' || m.header.msg_type === 'update_display_data');
+      // every message that shows the chart (the redrawing step between two charts shows none: see the --watch test)
+      const charts = r.outputs.filter((m) => (m.header.msg_type === 'display_data' || m.header.msg_type === 'update_display_data') && PLOTLY in (m.content.data as Record<string, unknown>));
       expect(charts.length).toBeGreaterThanOrEqual(2);
       for (const c of charts) expect(String((c.content.data as Record<string, unknown>)['text/html']).length).toBeGreaterThan(1_000_000);
     } finally {

@@ -48,6 +48,8 @@ export interface StartNotebookServerOptions {
   kernels?: string[];
   /** How long to wait for /api/status; default 30 s. */
   readyTimeoutMs?: number;
+  /** More command-line options, e.g. `--NotebookApp.extra_static_paths=[...]` for a page served from /static/. */
+  extraArgs?: string[];
 }
 
 const START_ATTEMPTS = 3;
@@ -90,6 +92,7 @@ function launch(options: StartNotebookServerOptions, port: number, token: string
     `--notebook-dir=${options.notebookDir}`,
     '--NotebookApp.terminals_enabled=False',
     ...(options.kernels ?? ['opsbook']).map((name) => `--KernelSpecManager.allowed_kernelspecs=${name}`),
+    ...(options.extraArgs ?? []),
   ];
   if (process.getuid?.() === 0) args.push('--allow-root');
   // the token goes through the environment, not the command line other users could read in ps

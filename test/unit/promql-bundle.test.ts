@@ -10,10 +10,12 @@ import {
   emptyBundle,
   PLOTLY_MIME,
   PLOTLY_MISSING_TEXT,
+  redrawingBundle,
   scriptJson,
   tableBundle,
   tableHtml,
   tableText,
+  withNote,
 } from '../../magics/promql/bundle';
 import { instantFigure, rangeFigure, type Figure } from '../../magics/promql/figure';
 import { matrixToSeries, vectorToRows, type MatrixSeries, type Series } from '../../magics/promql/series';
@@ -188,6 +190,30 @@ describe('chartBundle', () => {
     expect(bundle['text/plain']).toBe('up: 1 series\nwarning: PromQL warning: <careful>\ninfo: PromQL info: metric might not be a counter');
     expect(bundle['text/html']).toContain('warning: PromQL warning: &lt;careful&gt;');
     expect(bundle['text/html']).toContain('info: PromQL info: metric might not be a counter');
+  });
+});
+
+describe('--watch refresh forms', () => {
+  const chart = () => chartBundle(figureWithLabel('a:1'), { summary: 'up: 1 series', plotly: new PlotlyLibrary(() => FAKE_LIBRARY) }) as unknown as Record<string, unknown>;
+
+  test('a note (a failed refresh) is in every form: above the HTML, under the text, at the top of the Plotly figure', () => {
+    const note = 'refresh failed: <connection refused> & retrying';
+    const bundle = chart();
+    const noted = withNote(bundle, note);
+    expect(noted['text/plain']).toBe(`${String(bundle['text/plain'])}\n${note}`);
+    expect(noted['text/html']).toBe(`<div class="opsbook-note" style="color:#d62728;font-size:12px">&#9888; refresh failed: &lt;connection refused&gt; &amp; retrying</div>${String(bundle['text/html'])}`);
+    const figure = noted[PLOTLY_MIME] as Figure & { layout: { annotations: Array<{ text: string }> } };
+    expect(figure.layout.annotations.map((a) => a.text)).toEqual(['&#9888; refresh failed: &lt;connection refused&gt; &amp; retrying']);
+    expect(figure.data).toBe((bundle[PLOTLY_MIME] as Figure).data);
+    // the chart that was shown is left as it was
+    expect((bundle[PLOTLY_MIME] as { layout: { annotations?: unknown } }).layout.annotations).toBeUndefined();
+    expect(withNote({ 'text/plain': 'no data' }, 'x')).toEqual({ 'text/plain': 'no data\nx' });
+  });
+
+  test('the redrawing step has no Plotly JSON, only an empty box of the chart\'s height and the summary', () => {
+    const bundle = chart();
+    const height = (bundle[PLOTLY_MIME] as Figure).layout.height;
+    expect(redrawingBundle(bundle)).toEqual({ 'text/html': `<div class="opsbook-chart-redrawing" style="height:${height}px"></div>`, 'text/plain': 'up: 1 series' });
   });
 });
 
