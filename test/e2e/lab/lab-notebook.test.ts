@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { BrowserSession, launchChromium } from '../../support/browser';
+import { plotlyCopies } from '../../support/plotly-copies';
 import { NotebookServer, startNotebookServer } from '../../support/notebook-server';
 import { QuickstartStack, describeWhenInstalled, missingParts, processesWithMarker, requireParts, startQuickstartStack } from '../quickstart-fixture';
 import {
@@ -206,8 +207,7 @@ describeLab('opsbook in JupyterLab (its notebook frontend), in Chromium', () => 
           // the server is still writing it
           count = undefined;
         }
-        // the banner at the top of plotly.js: "* plotly.js v4.1.2", "* plotly.js (basic - minified) v4.1.1"
-        copies = text.match(/\* plotly\.js\b[^\n]*? v\d+\.\d+\.\d+/g)?.length ?? 0;
+        copies = plotlyCopies(text);
         if (count === expected) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
