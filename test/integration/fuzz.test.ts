@@ -542,7 +542,8 @@ test('a control request that reuses the msg_id of a running execute does not wed
     await peer.sockets.shell.send(signedBy(k.client.info, h, { code: 'await new Promise((r) => setTimeout(r, 300)); "slow"', silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true }));
     await new Promise((r) => setTimeout(r, 100));
     await peer.sockets.control.send(signedBy(k.client.info, { ...h, msg_type: 'complete_request' }, { code: 'Mat', cursor_pos: 3 }));
-    const deadline = Date.now() + 5000;
+    // a fresh kernel's first cell: on a loaded machine its thread may take seconds to start
+    const deadline = Date.now() + 30_000;
     const types = () => (peer.replies.get(String(h.msg_id)) ?? []).map((m) => m.header.msg_type).sort();
     while (!types().includes('execute_reply') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 200));

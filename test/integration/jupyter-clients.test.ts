@@ -307,7 +307,9 @@ test('jupyter nbconvert --execute: display handles updated with plain values kee
 test('jupyter console on a terminal: a multi-line function continues through is_complete, then runs', async () => {
   await requireTool('jupyter_console');
   const j = await installed();
-  const r = await run(PYTHON, [path.join(SUPPORT, 'jupyter_console_drive.py'), JUPYTER, 'console', '--kernel', 'opsbook', '--no-confirm-exit'], { env: j.env, timeoutMs: 150_000 });
+  // the console waits 1 s for an is_complete_reply by default, then gives up on is_complete for the session; on a
+  // loaded CI machine a kernel that just started can take longer (how fast it answers is the bench's business)
+  const r = await run(PYTHON, [path.join(SUPPORT, 'jupyter_console_drive.py'), JUPYTER, 'console', '--kernel', 'opsbook', '--no-confirm-exit', '--ZMQTerminalInteractiveShell.kernel_is_complete_timeout=30'], { env: j.env, timeoutMs: 150_000 });
   let report: { steps: { label: string; found: boolean }[]; exit_code: number; transcript: string };
   try {
     report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
