@@ -19,7 +19,7 @@ import { describeWithDocker, removeByLabel } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
 import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
 import { LoopStats, get, requestLoop } from '../support/request-loop';
-import { progressText, serviceState, textOf, whenStep } from '../support/deploy-state';
+import { progressText, serviceState, textOf, valueOf, whenStep } from '../support/deploy-state';
 import { PrometheusHandle, startPrometheus } from '../support/prometheus';
 import { listRecords } from '../../magics/docker/deploy/audit';
 import { serving, versions } from '../../magics/docker/deploy/service';
@@ -173,6 +173,32 @@ describeDocker('%deploy --strategy canary: steps through the proxy, judged by Pr
     expect(state.running).toEqual(state.routed);
     expect(state.running).toHaveLength(1);
     expect((await serverStates(docker, SERVICE)).map((s) => s.userWeight)).toEqual([100]);
+  }, 300_000);
+
+  test("a kernel killed mid-step leaves the requests shared; --cleanup sets the proxy's weights back and removes the new version", async () => {
+    const bodyBefore = (await get(port)).body;
+    const doomed = await startTestKernel({ env: { OPSBOOK_PROXY_IMAGE: PROXY_IMAGE, PROMETHEUS_URL: prometheus.url } });
+    const killed = whenStep(doomed, 'canary step 1 of 2 (50%)', () => {
+      doomed.kernel.child.kill('SIGKILL');
+    }, 180_000);
+    const pending = doomed.client.execute(`%deploy ${images.again} --name ${SERVICE} -p 127.0.0.1:${port}:8080 --drain 5s --yes --strategy canary --steps 50%:120s,100% -e APP_VERSION=again`, {}, 180_000).catch(() => undefined);
+    await killed;
+    await doomed.kernel.exited;
+    void pending;
+    doomed.client.close();
+    doomed.kernel.cleanup();
+    // the dead deploy's split is still in the running proxy (its file routes all to the old version)
+    expect((await serverStates(docker, SERVICE)).map((s) => s.userWeight)).toEqual([50, 50]);
+    const r = await k.client.execute(`%deploy --cleanup --name ${SERVICE}`, {}, 120_000);
+    expect(r.reply.content.status).toBe('ok');
+    expect(valueOf(r)).toMatch(/its weights are as its configuration says again/);
+    expect(valueOf(r)).toMatch(/removed \S+-candidate, a new version that never served/);
+    expect((await serverStates(docker, SERVICE)).map((s) => s.userWeight)).toEqual([100, 0]);
+    expect((await get(port)).body).toBe(bodyBefore);
+    const state = await serviceState(docker, SERVICE);
+    expect(state.running).toEqual(state.routed);
+    expect(state.lockHeld).toBe(false);
+    expect((await listRecords(docker, SERVICE)).find((rec) => rec.image === images.again && rec.outcome.startsWith('killed'))).toBeDefined();
   }, 300_000);
 });
 
