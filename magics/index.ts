@@ -36,7 +36,7 @@ export function createMagics(env: NodeJS.ProcessEnv = process.env): Magics {
   registry.register(docker.guard(psMagic(docker)));
   registry.register(docker.guard(logsMagic(docker)));
   registry.register(docker.guard(stopMagic(docker)));
-  registry.register(docker.guard(deployMagic(docker, env)));
+  registry.register(docker.guard(deployMagic(docker, env, config)));
   registry.register(docker.guard(rollbackMagic(docker, env)));
   registry.register(docker.guard(historyMagic(docker)));
   return { registry, config };

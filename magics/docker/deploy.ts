@@ -1,12 +1,15 @@
 // %deploy: deploy an image as a service on the notebook's engine. The options and what they mean live here; the
 // spec (deploy/spec.ts) checks them before anything is created; a DeployRun (deploy/run.ts) holds the lock, the
 // progress display and the audit record around the local cutover (deploy/cutover.ts) or the Swarm update
-// (deploy/swarm-deploy.ts). --cleanup (deploy/cleanup.ts) removes what failed deploys left; --dry-run only says.
+// (deploy/swarm-deploy.ts); --strategy canary moves requests in steps judged by Prometheus (deploy/rollout.ts), its
+// queries asked once (deploy/measure.ts) before anything starts. --cleanup (deploy/cleanup.ts) removes what failed deploys left; --dry-run only says.
 import type { Magic, MagicCall } from '../registry';
 import type { DockerConnection } from './engine/connection';
 import { cleanupService } from './deploy/cleanup';
 import { confirmDeploy } from './deploy/confirm';
+import { failureLimitOption } from './deploy/canary';
 import { cutover } from './deploy/cutover';
+import { MetricsSource, checkAnalyses } from './deploy/measure';
 import { DeployRun, recordRefused, withDeployRun } from './deploy/run';
 import { localImageId } from './deploy/service';
 import { DEFAULT_KEEP, DEFAULT_PROXY_IMAGE, deploySpecOf, isProtected, keepOption, planText } from './deploy/spec';
@@ -14,6 +17,7 @@ import { requireManager } from './deploy/swarm';
 import { swarmUpdate } from './deploy/swarm-deploy';
 import { UsageError } from '../../kernel/io/errors';
 import { serviceFilter } from './engine/labels';
+import { NotebookConfig } from '../lib/notebook-config';
 
 const DEPLOY_OPTIONS: Magic['options'] = [
   { name: 'name', type: 'string', valueName: 'service', description: 'the service to deploy to (required)' },
@@ -33,6 +37,12 @@ const DEPLOY_OPTIONS: Magic['options'] = [
   { name: 'confirm', type: 'boolean', description: 'ask before deploying (headless runs then need --yes)' },
   { name: 'yes', short: 'y', type: 'boolean', description: 'do not ask' },
   { name: 'dry-run', type: 'boolean', description: 'show what would happen, change nothing' },
+  { name: 'strategy', type: 'string', valueName: 'canary', description: 'canary: move requests to the new version in --steps, judged by --analysis, rolled back automatically on failure' },
+  { name: 'steps', type: 'string', valueName: 'P%[:D],...', description: 'with --strategy canary: the share of requests the new version gets and how long each holds, e.g. 10%:2m,50%:2m,100%' },
+  { name: 'analysis', type: 'list', valueName: '"name: PromQL op threshold"', description: 'with --strategy canary: a condition on one PromQL value (op < <= > >=), measured every --interval (repeatable)' },
+  { name: 'interval', type: 'string', valueName: 'duration', description: 'with --strategy canary: how often each analysis is measured (default 15s)' },
+  { name: 'failure-limit', type: 'number', valueName: 'n', description: 'with --strategy canary: failed measurements tolerated; one more rolls back (default 0: the first)', parse: failureLimitOption },
+  { name: 'inconclusive', type: 'string', valueName: 'pass|fail', description: 'with --strategy canary: a step with no conclusive measurement (no data, NaN) fails (default) or passes' },
   { name: 'cleanup', type: 'boolean', description: "remove what failed or interrupted deploys of --name left: candidates, a dead kernel's lock, old stopped versions beyond --keep" },
 ];
 
@@ -52,7 +62,8 @@ async function cleanup(call: MagicCall, connection: DockerConnection): Promise<o
   return textBundle(done.length === 0 ? `nothing to clean up for ${service}` : `cleaned up ${service}:\n${done.map((r) => `  ${r}`).join('\n')}`);
 }
 
-export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv = process.env): Magic {
+/** `config`: where the analyses of a canary are measured (%prometheus, else PROMETHEUS_URL). */
+export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv = process.env, config: NotebookConfig = new NotebookConfig(env)): Magic {
   return {
     name: 'deploy',
     summary: 'deploy an image as a service: health-gated cutover, the old version kept serving on failure, audited',
@@ -64,14 +75,17 @@ export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv
       if (o.cleanup === true) return cleanup(call, connection);
       const spec = deploySpecOf(call.args.rest, o, env);
       if (o['dry-run'] === true) return textBundle(planText(spec));
+      const metrics: MetricsSource = { settings: config.prometheus(), env };
+      // every query asked once now: one that does not parse or answers several series stops the deploy before it starts
+      if (spec.canary) await checkAnalyses(metrics, spec.canary.analyses, call.io.signal);
       if (o.confirm === true || isProtected(spec.service, env)) await confirmDeploy(call, spec);
       const { docker, target } = await connection.engine();
       if (o.swarm === true) await requireManager(docker, target.shown);
-      const kind = o.swarm === true ? 'deploy (swarm)' : spec.kind;
+      const kind = o.swarm === true ? 'deploy (swarm)' : spec.canary ? 'deploy (canary)' : spec.kind;
       const imageId = await localImageId(docker, spec.image).catch((e: Error) => recordRefused(docker, call.io, spec, kind, e));
       const run = new DeployRun(docker, call.io, spec, imageId, kind);
       const replicas = typeof o.replicas === 'number' ? o.replicas : 1;
-      return withDeployRun(run, () => (o.swarm === true ? swarmUpdate(run, replicas, call.bound) : cutover(run, call.bound)));
+      return withDeployRun(run, () => (o.swarm === true ? swarmUpdate(run, replicas, call.bound) : cutover(run, call.bound, { metrics })));
     },
   };
 }

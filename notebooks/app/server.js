@@ -7,6 +7,9 @@
 // answer 500 once (one missed check, which must not count as a failure). With APP_KNOB_CLOCK=traffic both count
 // from the first request that is not /healthz or /metrics instead: behind a proxy that is the moment it switched
 // to this version, however long the machine took to get there.
+// For canary demos and tests of a version that is healthy but worse: APP_ERROR_RATE=R (0–1) answers 500 for that
+// share of the requests to / and /slow (spread evenly: after n requests, floor(n·R) of them failed); /healthz and
+// /metrics are never touched, so the version passes every health check.
 // SERVICE_NAME, when set (the runbooks pass the %deploy service), labels every metric service="<name>", so a query
 // can select the service whatever Prometheus job scrapes it.
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, exit (forced after SHUTDOWN_TIMEOUT_MS).
@@ -24,6 +27,21 @@ const countsFromTraffic = process.env.APP_KNOB_CLOCK === 'traffic';
 let clockStart = countsFromTraffic ? undefined : Date.now();
 const failAfterMs = process.env.APP_FAIL_AFTER_MS ? Number(process.env.APP_FAIL_AFTER_MS) : undefined;
 let flapAtMs = process.env.APP_FLAP_AT_MS ? Number(process.env.APP_FLAP_AT_MS) : undefined;
+const errorRate = Math.min(1, Math.max(0, Number(process.env.APP_ERROR_RATE || 0) || 0));
+/** Requests that APP_ERROR_RATE applies to, and how many of them were answered 500. */
+let servedForRate = 0;
+let failedForRate = 0;
+
+/** Whether this request gets a 500 from APP_ERROR_RATE (an even spread, so a short test sees the rate at once). */
+function failsByRate() {
+  if (errorRate === 0) return false;
+  servedForRate += 1;
+  if (failedForRate < Math.floor(servedForRate * errorRate)) {
+    failedForRate += 1;
+    return true;
+  }
+  return false;
+}
 
 /** Whether /healthz answers 200 now: not when unhealthy, failing since APP_FAIL_AFTER_MS, or at the one flap. */
 function healthy() {
@@ -90,6 +108,7 @@ async function handle(request, response) {
   let body = 'internal error\n';
   try {
     if (route === 'other') [status, body] = [404, 'not found\n'];
+    else if ((route === '/' || route === '/slow') && failsByRate()) [status, body] = [500, 'internal error (APP_ERROR_RATE)\n'];
     else [status, type, body] = await routes[route](url);
   } catch (error) {
     console.error(`${pathname}: ${error && error.stack ? error.stack : error}`);

@@ -14,6 +14,11 @@ export interface StartPrometheusOptions {
   history?: string;
   /** "127.0.0.1:PORT" targets scraped every 1 s under job "live". */
   scrapeTargets?: string[];
+  /**
+   * Also scrape every opsbook proxy on this engine ("unix:///var/run/docker.sock"), found through the Docker socket
+   * every second, as the local stack does (job "opsbook-proxy": haproxy_server_* labelled service and version).
+   */
+  proxiesOn?: string;
 }
 
 export interface PrometheusHandle {
@@ -49,7 +54,8 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
     if (options.history !== undefined) backfill(dir, dataDir, options.history);
     const configFile = path.join(dir, 'prometheus.yml');
     const targets = options.scrapeTargets ?? [];
-    writeFileSync(configFile, prometheusConfig({ interval: '1s', jobs: targets.length > 0 ? [{ name: 'live', targets }] : [] }));
+    const proxies = options.proxiesOn ? { name: 'opsbook-proxy', dockerHost: options.proxiesOn, refreshInterval: '1s' } : undefined;
+    writeFileSync(configFile, prometheusConfig({ interval: '1s', jobs: targets.length > 0 ? [{ name: 'live', targets }] : [], ...(proxies ? { proxies } : {}) }));
     const command = prometheusCommand({ configFile, dataDir, retention: '10y' });
     const server = await startServer({ ...command, cwd: dir, log: path.join(dir, 'prometheus.log') });
     return {

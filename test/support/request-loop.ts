@@ -27,6 +27,10 @@ export function get(port: number, path = '/', timeoutMs = 5000): Promise<Answer>
 export interface LoopStats {
   total: number;
   failed: number;
+  /** How many answers had each status (0: refused, reset or timed out), for loops that expect some non-200s. */
+  byStatus: Map<number, number>;
+  /** How many 200 answers each body (trimmed) got: the share each version answered. */
+  byBody: Map<string, number>;
   /** The distinct bodies of the 200 answers (trimmed): which versions answered. */
   bodies: Set<string>;
   /** When (Date.now()) each body was first answered: the moment a new version started serving. */
@@ -68,7 +72,7 @@ export function requestLoop(port: number, options: LoopOptions = {}): RequestLoo
   const maxRequests = options.maxRequests ?? 200_000;
   const deadline = Date.now() + (options.maxMs ?? 600_000);
   const started = Date.now();
-  const stats: LoopStats = { total: 0, failed: 0, bodies: new Set<string>(), firstAt: new Map<string, number>(), failures: [], bounded: false, ms: 0 };
+  const stats: LoopStats = { total: 0, failed: 0, byStatus: new Map<number, number>(), byBody: new Map<string, number>(), bodies: new Set<string>(), firstAt: new Map<string, number>(), failures: [], bounded: false, ms: 0 };
   let running = true;
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   const wake = (): void => {
@@ -83,6 +87,8 @@ export function requestLoop(port: number, options: LoopOptions = {}): RequestLoo
     while (running && stats.total < maxRequests && Date.now() < deadline) {
       const r = await get(port, options.path ?? '/', options.timeoutMs ?? 5000);
       stats.total += 1;
+      stats.byStatus.set(r.status, (stats.byStatus.get(r.status) ?? 0) + 1);
+      if (r.status === 200) stats.byBody.set(r.body.trim(), (stats.byBody.get(r.body.trim()) ?? 0) + 1);
       if (r.status !== 200) {
         stats.failed += 1;
         if (stats.failures.length < FAILURES_KEPT) stats.failures.push(`status ${r.status} at +${Date.now() - started} ms`);

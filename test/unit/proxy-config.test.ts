@@ -155,6 +155,14 @@ describe('the routing in the file', () => {
 });
 
 describe('what the proxy reports', () => {
+  test('show stat with uweight (HAProxy ≥ 2.4): the weight set for a server, whatever its state', () => {
+    const csv = ['# pxname,svname,status,weight,uweight,check_status', 'api-80,1:api-a,DOWN,0,10,L4CON', 'api-80,2:api-b,UP,90,90,L7OK', ''].join('\n');
+    expect(parseServerStates(csv).map((s) => [s.server, s.weight, s.userWeight])).toEqual([
+      ['1:api-a', 0, 10],
+      ['2:api-b', 90, 90],
+    ]);
+  });
+
   test('show stat: one state per server; healthy needs UP and a passed check (a new worker says UP before any)', () => {
     const csv = [
       '# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,',
@@ -166,9 +174,9 @@ describe('what the proxy reports', () => {
       '',
     ].join('\n');
     expect(parseServerStates(csv)).toEqual([
-      { backend: 'api-80', server: '1:api-a', version: '1', status: 'UP', weight: 0, checkStatus: 'L7OK', healthy: true, currentSessions: 0, totalSessions: 3, responses5xx: 0, connectionErrors: 0, failedChecks: 0 },
-      { backend: 'api-80', server: '2:api-b', version: '2', status: 'UP', weight: 256, checkStatus: 'INI', healthy: false, currentSessions: 2, totalSessions: 4, responses5xx: 1, connectionErrors: 1, failedChecks: 0 },
-      { backend: 'api-80', server: '3:api-c', version: '3', status: 'MAINT (resolution)', weight: 0, checkStatus: '', healthy: false, currentSessions: 0, totalSessions: 0, responses5xx: 0, connectionErrors: 0, failedChecks: 0 },
+      { backend: 'api-80', server: '1:api-a', version: '1', status: 'UP', weight: 0, userWeight: 0, checkStatus: 'L7OK', healthy: true, currentSessions: 0, totalSessions: 3, responses5xx: 0, connectionErrors: 0, failedChecks: 0 },
+      { backend: 'api-80', server: '2:api-b', version: '2', status: 'UP', weight: 256, userWeight: 256, checkStatus: 'INI', healthy: false, currentSessions: 2, totalSessions: 4, responses5xx: 1, connectionErrors: 1, failedChecks: 0 },
+      { backend: 'api-80', server: '3:api-c', version: '3', status: 'MAINT (resolution)', weight: 0, userWeight: 0, checkStatus: '', healthy: false, currentSessions: 0, totalSessions: 0, responses5xx: 0, connectionErrors: 0, failedChecks: 0 },
     ]);
   });
 

@@ -1,5 +1,7 @@
 // The local deploy as its algorithm, one named step each, inside a DeployRun (lock, progress, audit record):
 //   proxy ready → start candidate → gate → switch → settle → drain → retire
+// or, with --strategy canary (rollout.ts):
+//   proxy ready → start candidate → gate → canary steps (stage, shift, hold, measure; or roll back) → promote → drain → retire
 // The service's proxy owns its published ports (front.ts). The candidate starts beside the serving version on the
 // service's network, publishing nothing, and must pass the health gate (Docker's health status for the image's
 // HEALTHCHECK or --health-cmd; the proxy's own HTTP check for --health-url); a candidate that fails is removed and
@@ -10,15 +12,18 @@
 // requests; only then is it stopped, kept for %rollback (--keep N of them). A kernel killed at any step leaves the
 // service served; the next deploy puts it in order (reconcile.ts).
 import type Docker from 'dockerode';
-import { MagicError } from '../../../kernel/io/errors';
 import { LABEL } from '../engine/labels';
 import { RoutedServer } from '../proxy/config';
 import { ProxyConfigError } from '../proxy/reload';
 import { ProxyError, currentRouting, ensureNetwork, ensureProxy, networkName, removeProxy, serverStates, switchTo, waitDrained } from '../proxy/proxy';
 import { FULL_WEIGHT, ProxyPlan, createProxy, planProxy, proxySpecOf, routingFor } from './front';
-import { describeGate, waitHealthy, whyUnhealthy } from './health';
+import { describeGate, waitHealthy } from './health';
+import { MagicError } from '../../../kernel/io/errors';
+import { fail } from './failure';
+import { MetricsSource } from './measure';
+import { canaryRollout } from './rollout';
 import { DeployResult, DeployRun } from './run';
-import { CANDIDATE_SUFFIX, STOP_TIMEOUT_S, addressOf, probeUrl, removeQuietly, routeName, serving, trimOld, versionOf, versionOptions } from './service';
+import { CANDIDATE_SUFFIX, Candidate, STOP_TIMEOUT_S, Version, addressOf, probeUrl, serving, trimOld, versionFrom, versionOf, versionOptions } from './service';
 import { seconds } from './spec';
 import { sleep } from '../../lib/sleep';
 
@@ -28,39 +33,12 @@ const SETTLE_CLEAN_MS = 8000;
 const SETTLE_MAX_MS = 30_000;
 const SETTLE_POLL_MS = 250;
 
-interface Version {
-  id: string;
-  name: string;
-  image: string;
-  route: RoutedServer;
-}
-
-function versionFrom(c: Docker.ContainerInfo, service: string): Version {
-  const address = addressOf(c.NetworkSettings?.Networks, service);
-  return { id: c.Id, name: c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12), image: c.Labels[LABEL.image] || c.Image, route: { container: routeName(c), version: c.Labels[LABEL.version] ?? versionOf(c.Image), weight: 0, ...(address ? { address } : {}) } };
-}
-
-/** What a failed deploy's error shows under its message: the new container's last log lines and health checks. */
-async function failureDetails(run: DeployRun, container: Docker.Container): Promise<string> {
-  const why = await whyUnhealthy(container);
-  return run.mask(['last log lines:', ...why.logs, ...(why.healthLog.length ? ['health checks:', ...why.healthLog] : [])].join('\n'));
-}
-
-/** Fails the deploy: the candidate removed, the record and the display saying why and what serves. */
-async function fail(run: DeployRun, candidate: Docker.Container, what: string, kept: string): Promise<never> {
-  const { spec } = run;
-  const details = await failureDetails(run, candidate);
-  await removeQuietly(candidate);
-  await run.record(`failed: ${what}; ${kept}`, {});
-  throw new MagicError(`${spec.kind} of ${spec.image} to ${spec.service} failed: ${what}; ${kept}`, details);
-}
-
 function keptText(old: Version | undefined): string {
   return old ? `${old.name} (${old.image}) keeps serving` : 'nothing was serving before';
 }
 
 /** 1. The new version next to the old one, on the service's network, publishing nothing. */
-async function startCandidate(run: DeployRun, plan: ProxyPlan, old: Version | undefined): Promise<{ container: Docker.Container; route: RoutedServer }> {
+async function startCandidate(run: DeployRun, plan: ProxyPlan, old: Version | undefined): Promise<Candidate> {
   const { docker, spec, deployId } = run;
   run.step('starting the new version next to the old one');
   const route: RoutedServer = { container: `${spec.service}-${deployId}`, version: versionOf(spec.image), weight: FULL_WEIGHT };
@@ -113,7 +91,7 @@ async function takeOverPorts(run: DeployRun, plan: Extract<ProxyPlan, { kind: 'r
  * proxy, which checks the candidate itself first. A candidate the proxy never sees healthy is removed; the old
  * version kept serving throughout.
  */
-async function switchTraffic(run: DeployRun, candidate: { container: Docker.Container; route: RoutedServer }, old: Version | undefined, waitLeftMs: number): Promise<void> {
+async function switchTraffic(run: DeployRun, candidate: Candidate, old: Version | undefined, waitLeftMs: number): Promise<void> {
   const { docker, spec } = run;
   run.step(`switching the proxy to the new version${spec.gate.kind === 'url' ? ` once it answers ${spec.gate.path}` : ''}`);
   const others = old ? [old.route] : [];
@@ -142,7 +120,7 @@ interface SettleWatch {
 }
 
 /** A reason to switch back (`problem`), a check the new version just missed (`miss`), or neither. */
-async function lookAt(run: DeployRun, candidate: { container: Docker.Container; route: RoutedServer }, watch: SettleWatch): Promise<{ problem?: string; miss?: string }> {
+async function lookAt(run: DeployRun, candidate: Candidate, watch: SettleWatch): Promise<{ problem?: string; miss?: string }> {
   const { docker, spec } = run;
   const state = (await candidate.container.inspect()).State;
   if (!state.Running) return { problem: `stopped (exit code ${state.ExitCode}) after the switch` };
@@ -180,7 +158,7 @@ async function lookAt(run: DeployRun, candidate: { container: Docker.Container; 
  * deploy switches back for good and fails. So does a version still not clean after SETTLE_MAX_MS (Docker calling it
  * unhealthy all along, say), or one that stopped.
  */
-async function settle(run: DeployRun, candidate: { container: Docker.Container; route: RoutedServer }, old: Version | undefined): Promise<void> {
+async function settle(run: DeployRun, candidate: Candidate, old: Version | undefined): Promise<void> {
   const { docker, spec, io } = run;
   run.step('switched; watching the new version');
   const watch: SettleWatch = { since: Date.now(), dockerMisses: undefined, proxyFailedChecks: 0 };
@@ -230,37 +208,68 @@ async function retire(run: DeployRun, old: Version | undefined): Promise<void> {
 }
 
 /** Without published ports there is no proxy and no traffic to keep: the old version stops, the new one keeps running. */
-async function swapWithoutProxy(run: DeployRun, candidate: { container: Docker.Container; route: RoutedServer }): Promise<void> {
+async function swapWithoutProxy(run: DeployRun, candidate: Candidate): Promise<void> {
   run.step('healthy; replacing the old version');
   await candidate.container.update({ RestartPolicy: { Name: 'unless-stopped' } });
   await candidate.container.rename({ name: candidate.route.container });
 }
 
+/**
+ * A canary (--strategy canary) needs the old version behind the service's proxy, ports unchanged: it is judged
+ * against it. A first deploy has nothing to compare with and goes at once, as Argo Rollouts does; a proxy that must
+ * first take the ports over is refused before anything starts.
+ */
+function canaryApplies(run: DeployRun, plan: ProxyPlan, old: Version | undefined): boolean {
+  const { spec, io } = run;
+  if (!spec.canary) return false;
+  if (plan.kind === 'replace') throw new MagicError(`canary of ${spec.image} to ${spec.service} refused: ${plan.why}`, 'deploy once without --strategy canary (a short gap, this once), then canary the next version; nothing was changed');
+  if (old) return true;
+  io.stream('stderr', `[opsbook] nothing serves ${spec.service} yet: a canary has nothing to compare with, so all requests go to the new version once it is healthy (as Argo Rollouts does for a first rollout)\n`);
+  return false;
+}
+
+/** What a deploy needs besides its run: where the analyses of a canary are measured. */
+export interface CutoverOptions {
+  metrics?: MetricsSource;
+}
+
 /** The whole local deploy inside a run that holds the lock. Throws MagicError on failure (the old version serving). */
-export async function cutover(run: DeployRun, bound: boolean): Promise<DeployResult | undefined> {
+export async function cutover(run: DeployRun, bound: boolean, options: CutoverOptions = {}): Promise<DeployResult | undefined> {
   const { docker, spec } = run;
   const current = await serving(docker, spec.service);
   const old = current && versionFrom(current, spec.service);
   run.previousImage = current?.ImageID ?? '';
   run.step('preparing the proxy');
   const plan = await planProxy(docker, spec, current);
+  const canary = canaryApplies(run, plan, old);
   const candidate = await startCandidate(run, plan, old);
   await gate(run, candidate.container, old, plan);
   const gated = Date.now();
   let gapMs: number | undefined;
-  if (plan.kind === 'none') {
-    await swapWithoutProxy(run, candidate);
-  } else {
-    const gapStart = plan.kind === 'replace' ? await takeOverPorts(run, plan, candidate.container, old) : undefined;
-    await switchTraffic(run, candidate, plan.kind === 'replace' && plan.legacyHolder ? undefined : old, spec.waitMs - (gated - run.startedAt));
-    if (gapStart !== undefined) gapMs = Date.now() - gapStart;
-  }
-  const switchMs = Date.now() - gated;
-  if (plan.kind !== 'none') {
-    await settle(run, candidate, plan.kind === 'ready' ? old : undefined);
+  let switchMs: number;
+  if (canary && spec.canary && old) {
+    switchMs = await canaryRollout(run, spec.canary, options.metrics ?? noMetrics(), candidate, old, spec.waitMs - (gated - run.startedAt));
     await drain(run);
+  } else {
+    if (plan.kind === 'none') {
+      await swapWithoutProxy(run, candidate);
+    } else {
+      const gapStart = plan.kind === 'replace' ? await takeOverPorts(run, plan, candidate.container, old) : undefined;
+      await switchTraffic(run, candidate, plan.kind === 'replace' && plan.legacyHolder ? undefined : old, spec.waitMs - (gated - run.startedAt));
+      if (gapStart !== undefined) gapMs = Date.now() - gapStart;
+    }
+    switchMs = Date.now() - gated;
+    if (plan.kind !== 'none') {
+      await settle(run, candidate, plan.kind === 'ready' ? old : undefined);
+      await drain(run);
+    }
   }
   await retire(run, old);
   const r = await run.record(spec.kind === 'rollback' ? 'rolled back' : 'deployed', gapMs === undefined ? { switchMs } : { switchMs, gapMs });
   return bound ? { ...r, container: candidate.route.container } : undefined;
+}
+
+/** A canary without --analysis measures nothing: no Prometheus is asked. */
+function noMetrics(): MetricsSource {
+  return { settings: { url: undefined, source: 'not set' }, env: {} };
 }

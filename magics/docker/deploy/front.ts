@@ -50,6 +50,15 @@ export function routingFor(spec: DeploySpec, serving: RoutedServer, others: Rout
   };
 }
 
+/**
+ * The routing of a canary, as the proxy's file keeps it for the whole rollout: the old version takes every request,
+ * the new one is known at weight 0, both regular servers (no standby), so the runtime API can share requests between
+ * them without a reload. A proxy restarted (or a service reconciled) mid-rollout routes as this says: all to the old.
+ */
+export function canaryRoutingFor(spec: DeploySpec, old: RoutedServer, candidate: RoutedServer): Routing {
+  return { ...routingFor(spec, old, []), servers: [{ ...old, weight: FULL_WEIGHT, backup: false }, { ...candidate, weight: 0, backup: false }] };
+}
+
 /** The proxy image on the engine: pulled when missing (a user's engine reaches a registry); a clear error otherwise. */
 export async function ensureProxyImage(docker: Docker, image: string): Promise<void> {
   try {

@@ -1,14 +1,16 @@
 // Puts a service back into one consistent state after a deploy that did not finish (its kernel was killed at any
 // step): exactly one version routed and running, every other version stopped, candidates that never served removed,
 // the proxy running the configuration its file holds; old versions stop only after the proxy's old workers have
-// finished their requests on them (a deploy killed during its drain). The proxy's configuration is the record of which version
+// finished their requests on them (a deploy killed during its drain). A canary killed mid-step leaves the running
+// proxy sharing requests through its runtime API while its file still routes all to the old version: the weights are
+// set back to the file's (the old version all requests) before the candidate is removed. The proxy's configuration is the record of which version
 // serves; what the dead deploy did before or after writing it decides nothing else. Run by the next deploy or
 // rollback when it takes over a dead kernel's lock, and by %deploy --cleanup.
 import type Docker from 'dockerode';
 import { containerName } from '../engine/containers';
 import { LABEL } from '../engine/labels';
-import { Routing } from '../proxy/config';
-import { currentRouting, inspectProxy, switchTo, waitDrained } from '../proxy/proxy';
+import { Routing, serverName } from '../proxy/config';
+import { currentRouting, inspectProxy, serverStates, setWeights, switchTo, waitDrained } from '../proxy/proxy';
 import { DeployRecord, listRecords, writeRecord } from './audit';
 import { STOP_TIMEOUT_S, addressOf, isCandidate, removeQuietly, routeName, routedServers, servingWithoutProxy, versions } from './service';
 
@@ -60,6 +62,8 @@ export async function reconcile(docker: Docker, service: string, deadDeployId?: 
       // the file may be newer than the running worker (killed between writing it and the reload), or a version's
       // address may have changed (restarted): load it with the addresses the versions have now
       await switchTo(docker, withAddressesOf(routing, all, service));
+      // a canary killed mid-step left requests shared through the runtime API: the file's weights hold again
+      if (await weightsAsFileSays(docker, routing)) done.push('the proxy shared requests with a new version (a canary killed mid-step): its weights are as its configuration says again');
     }
     const servingIds = new Set(serving.map((c) => c.Id));
     for (const c of serving) {
@@ -91,6 +95,19 @@ export async function reconcile(docker: Docker, service: string, deadDeployId?: 
   }
   if (deadDeployId) await completeKilledRecord(docker, service, deadDeployId, done);
   return done;
+}
+
+/**
+ * Sets the running proxy's server weights back to its configuration file's where they differ (the runtime API changed
+ * them: a canary's steps); whether any did. A standby (backup) runs at weight 1 (see backendSections in config.ts).
+ */
+async function weightsAsFileSays(docker: Docker, routing: Routing): Promise<boolean> {
+  const fileWeight = new Map(routing.servers.map((s) => [serverName(s), s.backup ? Math.max(1, s.weight) : s.weight]));
+  const off = (await serverStates(docker, routing.service)).filter((st) => fileWeight.has(st.server) && fileWeight.get(st.server) !== st.userWeight);
+  if (off.length === 0) return false;
+  const byContainer = new Map(routing.servers.map((s) => [s.container, fileWeight.get(serverName(s)) ?? 0]));
+  await setWeights(docker, routing, byContainer);
+  return true;
 }
 
 /** The routing with each server's address as its running version has it now (a stopped one keeps what it had). */

@@ -95,13 +95,15 @@ export class DeployRun {
     await this.lock?.release();
   }
 
-  /** Shows where the run is, with the time since it started. */
-  step(text: string): void {
+  /** Shows where the run is, with the time since it started, and `details` lines under it (a canary's analyses). */
+  step(text: string, details: readonly string[] = []): void {
     const { kind, spec } = this;
     const elapsed = seconds(Date.now() - this.startedAt);
+    const plain = details.map((d) => `\n  ${d}`).join('');
+    const html = details.length > 0 ? `<pre>${details.map(escapeHtml).join('\n')}</pre>` : '';
     this.display.update({
-      'text/plain': `${kind} ${spec.image} → ${spec.service}: ${text} (${elapsed})`,
-      'text/html': `<b>${escapeHtml(kind)}</b> <code>${escapeHtml(spec.image)}</code> → <code>${escapeHtml(spec.service)}</code>: ${escapeHtml(text)} (${elapsed})`,
+      'text/plain': `${kind} ${spec.image} → ${spec.service}: ${text} (${elapsed})${plain}`,
+      'text/html': `<b>${escapeHtml(kind)}</b> <code>${escapeHtml(spec.image)}</code> → <code>${escapeHtml(spec.service)}</code>: ${escapeHtml(text)} (${elapsed})${html}`,
     });
   }
 

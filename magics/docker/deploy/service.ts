@@ -14,6 +14,20 @@ import { DeploySpec, portsLabel } from './spec';
 
 /** The name suffix of a version started beside the serving one, before it passed the gate. */
 export const CANDIDATE_SUFFIX = '-candidate';
+/** A version of the service as a deploy handles it: its container, name, image, and how the proxy routes it. */
+export interface Version {
+  id: string;
+  name: string;
+  image: string;
+  route: RoutedServer;
+}
+
+/** The new version a deploy started, and how the proxy will route it. */
+export interface Candidate {
+  container: Docker.Container;
+  route: RoutedServer;
+}
+
 /** Seconds a stopping version gets between SIGTERM and SIGKILL. */
 export const STOP_TIMEOUT_S = 10;
 
@@ -57,6 +71,11 @@ export function routeName(c: Pick<Docker.ContainerInfo, 'Labels'>): string {
 /** A version's address on its service's network (listed or inspected), undefined when it has none now. */
 export function addressOf(networks: Record<string, { IPAddress?: string }> | undefined, service: string): string | undefined {
   return networks?.[networkName(service)]?.IPAddress || undefined;
+}
+
+export function versionFrom(c: Docker.ContainerInfo, service: string): Version {
+  const address = addressOf(c.NetworkSettings?.Networks, service);
+  return { id: c.Id, name: c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12), image: c.Labels[LABEL.image] || c.Image, route: { container: routeName(c), version: c.Labels[LABEL.version] ?? versionOf(c.Image), weight: 0, ...(address ? { address } : {}) } };
 }
 
 /** The routed servers (weight > 0) of a routing. */

@@ -8,6 +8,7 @@ import { MagicError, UsageError } from '../../../kernel/io/errors';
 import { masker, secretRefs } from '../../lib/secrets';
 import { parseDuration } from '../../lib/time';
 import { LABEL } from '../engine/labels';
+import { CanaryPlan, canaryPlanOf, canaryPlanText } from './canary';
 import { HealthGate, describeGate } from './health';
 
 /** `-p [IP:]HOST:CONTAINER[/tcp]`: the proxy publishes HOST (on IP only, when given) and forwards to CONTAINER. */
@@ -34,6 +35,8 @@ export interface DeploySpec {
   drainMs: number;
   /** The image of the service's proxy: --proxy-image, else OPSBOOK_PROXY_IMAGE, else the official haproxy image. */
   proxyImage: string;
+  /** --strategy canary: the steps and analyses (absent: all requests move at once after the health gate). */
+  canary?: CanaryPlan;
 }
 
 export const DEFAULT_KEEP = 5;
@@ -149,11 +152,14 @@ export function deploySpecOf(image: string, o: Record<string, unknown>, env: Nod
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(o.name)) throw new UsageError(`%deploy: "${o.name}" is not a valid service name (letters, digits, _ . -)`);
   if (!image) throw new UsageError('%deploy: no image given', 'usage: %deploy <image> --name <service> (or %deploy --cleanup --name <service>)');
   const secrets = secretRefs(o['secret-env'], '--secret-env', env);
+  const canary = canaryPlanOf(o);
+  const ports = parsePorts(o.publish);
+  if (canary && ports.length === 0) throw new UsageError('%deploy --strategy canary needs a published port (-p HOST:CONTAINER): the proxy in front of it shares the requests');
   return {
     kind: 'deploy',
     image,
     service: o.name,
-    ports: parsePorts(o.publish),
+    ports,
     env: [...envFile(o['env-file']), ...envList(o.env, '-e'), ...secrets.map((s) => `${s.key}=${s.value}`)],
     secretKeys: secrets.map((s) => s.key),
     secretValues: secrets.map((s) => s.value),
@@ -163,6 +169,7 @@ export function deploySpecOf(image: string, o: Record<string, unknown>, env: Nod
     lockWaitMs: durationMs(o['lock-wait'], DEFAULT_LOCK_WAIT_MS, '--lock-wait'),
     drainMs: durationMs(o.drain, DEFAULT_DRAIN_MS, '--drain'),
     proxyImage: proxyImageOf(o['proxy-image'], env),
+    ...(canary ? { canary } : {}),
   };
 }
 
@@ -210,6 +217,7 @@ export function planText(spec: DeploySpec): string {
       spec.ports.length > 0
         ? `  then switch the proxy (${spec.proxyImage}) on ${spec.ports.map(portText).join(', ')} to it, let the old version drain (up to ${seconds(spec.drainMs)}), and stop the old version`
         : '  then stop the old version (no published ports: no proxy)',
+      ...(spec.canary ? canaryPlanText(spec.canary) : []),
       `  environment: ${spec.env.map((e) => e.split('=')[0]).join(', ') || 'none'}${spec.secretKeys.length ? ` (secret: ${spec.secretKeys.join(', ')})` : ''}`,
       `  keep ${spec.keep} stopped versions for %rollback`,
     ].join('\n'),

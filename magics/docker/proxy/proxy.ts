@@ -10,9 +10,9 @@
 import type Docker from 'dockerode';
 import { LABEL } from '../engine/labels';
 import { putFiles, readFile } from './archive';
-import { CONFIG_DIR, CONFIG_FILE, ProxyPort, Routing, RoutingError, SwarmBackend, descriptionOf, generationOf, metricsPortFor, parseRouting, renderConfig, serverName, stagedRouting, validateRouting } from './config';
+import { CONFIG_DIR, CONFIG_FILE, MAX_WEIGHT, ProxyPort, Routing, RoutingError, SwarmBackend, backendName, descriptionOf, generationOf, metricsPortFor, parseRouting, renderConfig, serverName, stagedRouting, validateRouting } from './config';
 import { reloadWith } from './reload';
-import { PROBE_CONFIG, PROBE_CONFIG_TEXT, PROBE_LUA, PROBE_LUA_TEXT, ServerState, readServerStates, runningDescription, runtimeSnapshot } from './runtime';
+import { PROBE_CONFIG, PROBE_CONFIG_TEXT, PROBE_LUA, PROBE_LUA_TEXT, ServerState, readServerStates, runningDescription, runtimeApi, runtimeSnapshot } from './runtime';
 
 /** Users may point this at the official haproxy image (≥ 2.6); tests and the local stack build opsbook/haproxy:local. */
 export const DEFAULT_PROXY_IMAGE = 'opsbook/haproxy:local';
@@ -313,6 +313,47 @@ export function switchTo(docker: Docker, target: Routing, options: { healthTimeo
     const reload = await reloadWith(container, renderConfig(target));
     Object.assign(steps, reload.steps);
     return { generation, staged, ms: Date.now() - started, reloadMs: reload.ms, steps };
+  });
+}
+
+/**
+ * Waits until the named servers (serverName) are healthy in the proxy's own checks, whatever their weight (a canary
+ * staged at weight 0 is checked too); throws ProxyError saying which are not at the deadline.
+ */
+export async function awaitServersHealthy(docker: Docker, service: string, names: string[], timeoutMs: number): Promise<void> {
+  const unhealthy = await awaitHealthy(await runningProxy(docker, service), names, timeoutMs);
+  if (unhealthy) throw new ProxyError(`${service}: the proxy does not see ${unhealthy.map((s) => `${s.server} healthy: it is ${s.status}${s.checkStatus ? ` (check ${s.checkStatus})` : ''}`).join('; ') || `${names.join(', ')}: not known to it`}`);
+}
+
+/**
+ * Sets the weights of servers the running proxy knows (by container name, 0–MAX_WEIGHT) through the runtime API, on
+ * every backend of the routing, confirmed from the proxy's own stats: no reload, so no new worker, no request
+ * dropped, and counters keep counting. The configuration file is not touched: a restarted proxy (or a reconcile)
+ * routes as the file says. Runs in turn with the service's switches.
+ */
+export function setWeights(docker: Docker, routing: Routing, weights: ReadonlyMap<string, number>): Promise<void> {
+  return serialized(routing.service, async () => {
+    const container = await runningProxy(docker, routing.service);
+    const backends = [...new Set(routing.ports.map((p) => backendName(routing.service, p.container)))];
+    const wanted = new Map<string, number>();
+    for (const s of routing.servers) {
+      const weight = weights.get(s.container);
+      if (weight === undefined) continue;
+      if (!Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT) throw new RoutingError(`weight ${weight} of ${s.container} is not an integer in 0–${MAX_WEIGHT}`);
+      wanted.set(serverName(s), weight);
+    }
+    const commands = backends.flatMap((b) => [...wanted].map(([server, weight]) => `set weight ${b}/${server} ${weight}`));
+    if (commands.length === 0) return;
+    const answer = (await runtimeApi(container, commands.join(';'))).trim();
+    if (answer !== '') throw new ProxyError(`${routing.service}: the proxy refused the weights (${commands.join('; ')}): ${answer.split('\n')[0]}`);
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      const states = await readServerStates(container);
+      const off = states.filter((st) => backends.includes(st.backend) && wanted.has(st.server) && st.userWeight !== wanted.get(st.server));
+      if (off.length === 0) return;
+      if (Date.now() >= deadline) throw new ProxyError(`${routing.service}: the proxy reports ${off.map((st) => `${st.server} at weight ${st.userWeight}`).join(', ')} after setting ${[...wanted].map(([n, w]) => `${n} ${w}`).join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
   });
 }
 

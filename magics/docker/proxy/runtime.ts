@@ -114,6 +114,8 @@ export interface ServerState {
   /** UP, DOWN, MAINT, MAINT (resolution), DRAIN, NOLB, "UP 1/2" (going down) ... */
   status: string;
   weight: number;
+  /** The weight set for it (configuration or runtime API), whatever its state: `weight` is the effective one. */
+  userWeight: number;
   /** The last check's result: L4OK, L7OK, L4CON, L7STS, INI (no check yet), "" (checks off) ... */
   checkStatus: string;
   /** Up and its last check passed: the proxy itself has seen it answer (a new worker reports UP before any check). */
@@ -146,6 +148,7 @@ export function parseServerStates(csv: string): ServerState[] {
       version: versionOfServer(server),
       status,
       weight: Number(at(f, 'weight') || 0),
+      userWeight: Number(at(f, 'uweight') || at(f, 'weight') || 0),
       checkStatus,
       healthy: status === 'UP' && /^L[4-7]OK/.test(checkStatus),
       currentSessions: Number(at(f, 'scur') || 0),

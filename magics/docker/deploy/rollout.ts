@@ -1,0 +1,172 @@
+// The canary steps of a local deploy (`--strategy canary`), run by the cutover in place of its switch and settle,
+// once the new version passed its gate:
+//   stage → step 1 … step n (shift the share, hold, measure every interval) → promote   (or: roll back)
+// Stage writes the canary routing (the old version all requests, the new one at weight 0, see canaryRoutingFor) and
+// waits until the proxy's own checks see the new version. Each step then shares requests through the proxy's runtime
+// API (setWeights: no reload, no new worker, nothing dropped, counters keep counting) and holds for its duration while
+// every analysis is measured each --interval against Prometheus (analysis.ts decides, as Argo Rollouts does). The
+// proxy's file never carries a split: a restarted proxy, or a reconcile after a killed kernel, routes all to the old.
+// On a failed analysis, an interrupt, or a proxy that stops seeing the new version: the new version's weight goes
+// back to 0 at once (the old one takes every request), the file loses it, its in-flight requests finish, it is
+// stopped and kept (named …-candidate) for %logs, the audit record says which analysis failed with which value, and
+// the cell ends with a short error. After the last step: promotion, the same confirmed switch as a plain deploy (the
+// old version kept as the standby), then the cutover's drain and retire.
+import { MagicError } from '../../../kernel/io/errors';
+import { sleep } from '../../lib/sleep';
+import { RequestAborted } from '../../promql/client';
+import { Routing, serverName } from '../proxy/config';
+import { ProxyError, awaitServersHealthy, setWeights, switchTo, waitDrained } from '../proxy/proxy';
+import { AnalysisRun, AnalysisVerdict, measurementText } from './analysis';
+import { CanaryPlan, CanaryStep } from './canary';
+import { fail } from './failure';
+import { FULL_WEIGHT, canaryRoutingFor, routingFor } from './front';
+import { MetricsSource, measure } from './measure';
+import { DeployRun } from './run';
+import { Candidate, STOP_TIMEOUT_S, Version } from './service';
+import { seconds } from './spec';
+
+interface Rollout {
+  run: DeployRun;
+  plan: CanaryPlan;
+  source: MetricsSource;
+  candidate: Candidate;
+  old: Version;
+  /** The routing the proxy's file holds during the rollout. */
+  routing: Routing;
+  analyses: AnalysisRun;
+}
+
+/** Why a step ended the rollout early: an analysis' verdict, an interrupt, or the proxy. */
+type Stop = { why: string; verdict?: AnalysisVerdict };
+
+function stepLabel(r: Rollout, index: number): string {
+  return `step ${index + 1} of ${r.plan.steps.length} (${r.plan.steps[index].percent}%)`;
+}
+
+/** The progress: the step, the shares, time left, and each analysis' latest measurement against its condition. */
+function show(r: Rollout, index: number, step: CanaryStep, endsAt: number): void {
+  const left = Math.max(0, endsAt - Date.now());
+  const shares = `${step.percent}% of requests to the new version, ${100 - step.percent}% to ${r.old.name}`;
+  const lines = r.plan.analyses.map((a) => `${a.name}: ${measurementText(a, r.analyses.latest(a))}   (wants ${a.op} ${a.thresholdText})`);
+  r.run.step(`canary ${stepLabel(r, index)}: ${shares}${step.holdMs > 0 ? `; ${seconds(left)} left` : ''}`, lines);
+}
+
+/** The shares of a step: the new version `percent`, the old one the rest (weights out of FULL_WEIGHT). */
+function weightsAt(r: Rollout, percent: number): Map<string, number> {
+  const candidate = Math.round((percent / 100) * FULL_WEIGHT);
+  return new Map([
+    [r.candidate.route.container, candidate],
+    [r.old.route.container, FULL_WEIGHT - candidate],
+  ]);
+}
+
+/** 1. Stage: the proxy knows the new version (weight 0) and sees it healthy; the old one keeps every request. */
+async function stage(r: Rollout, waitLeftMs: number): Promise<void> {
+  const { docker, spec } = r.run;
+  r.run.step('the proxy checks the new version before it gets any request');
+  const timeoutMs = Math.max(5000, waitLeftMs);
+  try {
+    await switchTo(docker, r.routing);
+    await awaitServersHealthy(docker, spec.service, [serverName(r.candidate.route)], timeoutMs);
+  } catch (e) {
+    if (!(e instanceof ProxyError)) throw e;
+    await switchTo(docker, routingFor(spec, r.old.route, [])).catch(() => undefined);
+    await fail(r.run, r.candidate.container, `the proxy did not see the new version healthy within ${seconds(timeoutMs)}`, `${r.old.name} (${r.old.image}) keeps serving`);
+  }
+}
+
+/** Measures every analysis once; the verdict of the first that fails the rollout. */
+async function measureAll(r: Rollout, signal: AbortSignal): Promise<AnalysisVerdict | undefined> {
+  const measured = await Promise.all(r.plan.analyses.map(async (a) => ({ a, m: await measure(r.source, a, signal) })));
+  let verdict: AnalysisVerdict | undefined;
+  for (const { a, m } of measured) verdict = r.analyses.record(a, m) ?? verdict;
+  return verdict;
+}
+
+/** 2. One step: the new version gets its share, held for the step's duration, every analysis measured each interval. */
+async function runStep(r: Rollout, index: number): Promise<Stop | undefined> {
+  const { run, plan } = r;
+  const { signal } = run.io;
+  const step = plan.steps[index];
+  if (signal.aborted) return { why: `interrupted before ${stepLabel(r, index)}` };
+  await setWeights(run.docker, r.routing, weightsAt(r, step.percent));
+  r.analyses.startStep();
+  const endsAt = Date.now() + step.holdMs;
+  show(r, index, step, endsAt);
+  while (Date.now() < endsAt) {
+    await sleep(Math.min(plan.intervalMs, Math.max(0, endsAt - Date.now())), signal);
+    if (signal.aborted) return { why: `interrupted during ${stepLabel(r, index)}` };
+    let verdict: AnalysisVerdict | undefined;
+    try {
+      verdict = await measureAll(r, signal);
+    } catch (e) {
+      if (e instanceof RequestAborted) return { why: `interrupted during ${stepLabel(r, index)}` };
+      throw e;
+    }
+    show(r, index, step, endsAt);
+    if (verdict) return { why: `${verdict.why} at ${stepLabel(r, index)}`, verdict };
+  }
+  const verdict = step.holdMs > 0 ? r.analyses.endStep() : undefined;
+  return verdict ? { why: `${verdict.why} (${stepLabel(r, index)})`, verdict } : undefined;
+}
+
+/**
+ * Rolls back: the new version's weight to 0 at once (the old version takes every request), the file without it, its
+ * in-flight requests finished, then it is stopped and kept for %logs. Throws the deploy's error.
+ */
+async function rollBack(r: Rollout, stop: Stop): Promise<never> {
+  const { run, old, candidate } = r;
+  const { docker, spec, io } = run;
+  run.step(`${stop.why}: rolling back, ${old.name} takes every request again`);
+  try {
+    await setWeights(docker, r.routing, weightsAt(r, 0));
+  } catch (e) {
+    // the reload below puts the old version alone in place all the same, only a little later
+    io.stream('stderr', `[opsbook] the proxy's weights could not be set back at once (${(e as Error).message}); reloading it with ${old.name} alone\n`);
+  }
+  await switchTo(docker, routingFor(spec, old.route, []));
+  await waitDrained(docker, spec.service, spec.drainMs + 2000);
+  const name = (await candidate.container.inspect().catch(() => undefined))?.Name.replace(/^\//, '') ?? candidate.route.container;
+  await candidate.container.stop({ t: STOP_TIMEOUT_S }).catch(() => undefined);
+  const served = `rolled back: ${old.name} (${old.image}) serves every request; the new version is stopped and kept as ${name}`;
+  await run.record(`failed: ${stop.why}; ${served}`, {});
+  throw new MagicError(`canary of ${spec.image} to ${spec.service} failed: ${stop.why}; ${served}`, `its logs: %logs ${name}; %deploy --cleanup --name ${spec.service} removes it`);
+}
+
+/** 3. Promotion: every request to the new version, confirmed by the proxy, the old one its standby until retired. */
+async function promote(r: Rollout): Promise<number> {
+  const { run, candidate, old } = r;
+  const { docker, spec } = run;
+  run.step('every step passed: promoting the new version to all requests');
+  const started = Date.now();
+  try {
+    await switchTo(docker, routingFor(spec, candidate.route, [old.route]), { healthTimeoutMs: 5000 });
+  } catch (e) {
+    if (!(e instanceof ProxyError)) throw e;
+    return rollBack(r, { why: `the proxy no longer sees the new version healthy at promotion (${e.message})` });
+  }
+  await candidate.container.update({ RestartPolicy: { Name: 'unless-stopped' } });
+  await candidate.container.rename({ name: candidate.route.container });
+  return Date.now() - started;
+}
+
+/**
+ * The canary from a gated new version to its promotion: stage, the steps, promote. Returns the promotion's switch
+ * time; throws MagicError after rolling back (the old version then serves every request).
+ */
+export async function canaryRollout(run: DeployRun, plan: CanaryPlan, source: MetricsSource, candidate: Candidate, old: Version, waitLeftMs: number): Promise<number> {
+  const r: Rollout = { run, plan, source, candidate, old, routing: canaryRoutingFor(run.spec, old.route, candidate.route), analyses: new AnalysisRun(plan.analyses, plan) };
+  await stage(r, waitLeftMs);
+  for (let i = 0; i < plan.steps.length; i++) {
+    let stop: Stop | undefined;
+    try {
+      stop = await runStep(r, i);
+    } catch (e) {
+      if (!(e instanceof ProxyError)) throw e;
+      stop = { why: `the proxy refused the weights of ${stepLabel(r, i)}: ${e.message}` };
+    }
+    if (stop) await rollBack(r, stop);
+  }
+  if (run.io.signal.aborted) await rollBack(r, { why: 'interrupted before the promotion' });
+  return promote(r);
+}
