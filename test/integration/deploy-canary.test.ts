@@ -24,7 +24,6 @@ import { PrometheusHandle, startPrometheus } from '../support/prometheus';
 import { listRecords } from '../../magics/docker/deploy/audit';
 import { serving, versions } from '../../magics/docker/deploy/service';
 import { currentRouting, serverStates } from '../../magics/docker/proxy/proxy';
-import type { ExecuteResult } from '../support/kernel-client';
 
 const describeDocker = describeWithDocker('deploy-canary');
 
