@@ -16,7 +16,7 @@ import { isComplete } from './is-complete';
 import { setUpMagics } from './magics';
 import { installCellGlobals } from './cell-globals';
 import { installTerminationSupport } from './termination';
-import { warmUpSoon } from './warm-up';
+import { startWarmUp } from './warm-up';
 import type { ExecuteCommand, ToMain, ToWorker } from '../thread-messages';
 import { InterruptedError } from '../../io/io';
 
@@ -34,6 +34,8 @@ let running: Running | undefined;
 /** The Io of the newest request: where output goes when no request can be found for it. */
 let latest: CellIo | undefined;
 const waitingInputs = new Map<string, CellIo>();
+/** Compiles the rewrite and display code in small slices while no request needs this thread (warm-up.ts). */
+const warmUp = startWarmUp(() => running !== undefined);
 
 function currentIo(): CellIo | undefined {
   return currentCell.getStore() ?? latest;
@@ -78,6 +80,7 @@ function finish(run: Running, outcome: { value: unknown } | { error: unknown }):
     post({ type: 'reply', id: run.command.id, content: { status: 'error', execution_count: run.command.executionCount, ...toErrorContent(e) } });
   }
   if (running === run) running = undefined;
+  warmUp.activity();
 }
 
 function answer(run: Running, outcome: { value: unknown } | { error: unknown }): void {
@@ -161,6 +164,7 @@ process.on('unhandledRejection', (reason) => reportLate('unhandled promise rejec
 process.on('uncaughtException', (error) => reportLate('uncaught exception', error));
 
 port.on('message', (message: ToWorker) => {
+  warmUp.activity(); // a request never waits behind more than the warm-up slice in progress (warm-up.ts)
   switch (message.type) {
     case 'execute':
       void execute(message);
@@ -204,4 +208,3 @@ port.on('message', (message: ToWorker) => {
 });
 
 post({ type: 'ready' });
-warmUpSoon(() => running !== undefined);
