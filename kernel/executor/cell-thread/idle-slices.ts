@@ -78,10 +78,11 @@ export class IdleSlices {
     } catch {
       // optional work only: a failing slice is skipped
     }
+    // not unref'd: an unref'd immediate does not stop the event loop from blocking in its poll for messages, so
+    // on an otherwise quiet thread the next slice would wait for the next request
     this.immediate = setImmediate(() => {
       this.immediate = undefined;
       this.step();
     });
-    this.immediate.unref();
   }
 }
