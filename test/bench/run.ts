@@ -11,11 +11,15 @@ import { Session } from './session';
 import { inProcessCells } from './typescript-cell';
 import { promqlBench, promqlRows } from './promql';
 import { measureTranspilers } from './transpilers';
+import { firstExecutes } from './first-executes';
 import { dockerBench, dockerRows } from './docker';
 import { swarmBench, swarmRows } from './deploy-swarm';
 
 const CONFIG = {
   starts: 5,
+  /** Executes of `1` through Debian's jupyter_client right after a fresh start (the kernel's warm-up competes). */
+  firstExecutes: 300,
+  firstExecutesTimeoutMs: 120_000,
   /**
    * Requests before the measured ones, the same for every kernel: Node (our client, opsbook, tslab) and CPython
    * settle after some hundreds of requests. The first `runs` of them are reported too, as "right after start".
@@ -74,6 +78,8 @@ async function benchKernel(kernel: KernelUnderTest, cwd: string): Promise<Kernel
   }
   progress(`${kernel.label}: ${CONFIG.starts} cold starts (+1 warm-up)`);
   result.coldStart = await attempt(() => coldStarts(kernel, cwd, CONFIG.starts, CONFIG.startTimeoutMs));
+  progress(`${kernel.label}: ${CONFIG.firstExecutes} executes right after start through jupyter_client`);
+  result.firstExecutes = await attempt(() => firstExecutes(kernel, cwd, CONFIG.firstExecutes, CONFIG.firstExecutesTimeoutMs));
   let session: Session;
   try {
     session = (await Session.launch(kernel, cwd, CONFIG.startTimeoutMs)).session;

@@ -17,7 +17,7 @@ import { setUpMagics } from './magics';
 import { installCellGlobals } from './cell-globals';
 import { installTerminationSupport } from './termination';
 import { CellTimers, TimerCounts, describeTimers } from './cell-timers';
-import { warmUpSoon } from './warm-up';
+import { startWarmUp } from './warm-up';
 import type { CellThreadData, ExecuteCommand, ToMain, ToWorker } from '../thread-messages';
 import { InterruptedError } from '../../io/io';
 
@@ -37,6 +37,8 @@ let running: Running | undefined;
 /** The Io of the newest request: where output goes when no request can be found for it. */
 let latest: CellIo | undefined;
 const waitingInputs = new Map<string, CellIo>();
+/** Compiles the rewrite and display code in small slices while no request needs this thread (warm-up.ts). */
+const warmUp = startWarmUp(() => running !== undefined);
 
 function currentIo(): CellIo | undefined {
   return currentCell.getStore() ?? latest;
@@ -87,6 +89,7 @@ function finish(run: Running, outcome: { value: unknown } | { error: unknown }):
     running = undefined;
     Atomics.store(cellRunning, 0, 0);
   }
+  warmUp.activity();
 }
 
 function answer(run: Running, outcome: { value: unknown } | { error: unknown }): void {
@@ -189,6 +192,7 @@ process.on('unhandledRejection', (reason) => reportLate('unhandled promise rejec
 process.on('uncaughtException', (error) => reportLate('uncaught exception', error));
 
 port.on('message', (message: ToWorker) => {
+  warmUp.activity(); // a request never waits behind more than the warm-up slice in progress (warm-up.ts)
   switch (message.type) {
     case 'execute':
       void execute(message);
@@ -232,4 +236,3 @@ port.on('message', (message: ToWorker) => {
 });
 
 post({ type: 'ready' });
-warmUpSoon(() => running !== undefined);
