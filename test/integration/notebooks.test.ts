@@ -1,11 +1,13 @@
 // The runbook notebooks (notebooks/*.ipynb) executed headless against real parts: the kernel installed into an
 // isolated Jupyter, the Docker engine and local base images, and this test's own Prometheus and Pushgateway
-// (notebooks/stack/stack.ts, free ports, folders under a temp dir; Prometheus scrapes the app port the notebooks deploy
-// to). Every notebook runs through nbconvert with its parameters from the environment (PROMETHEUS_URL,
-// OPSBOOK_APP_PORT, OPSBOOK_SERVICE: a service name unique to this run); deploy-and-monitor also the way papermill
-// runs it (an injected `-l python` parameters cell); incident-triage (rollback) and dora through `opsbook run
-// --pushgateway`. Asserts on the executed notebooks: no unexpected errors, the deploy's audit line, the refused
-// deploy, the old version still serving, charts with data, the %ps table, the rollback, the pushed DORA counters.
+// (notebooks/stack/stack.ts, free ports, folders under a temp dir; Prometheus scrapes every version the notebooks
+// deploy on its container, and the service's proxy). Every notebook runs through nbconvert with its parameters from
+// the environment (PROMETHEUS_URL, OPSBOOK_APP_PORT, OPSBOOK_SERVICE: a service name unique to this run);
+// deploy-and-monitor also the way papermill runs it (an injected `-l python` parameters cell); incident-triage
+// (rollback) and dora through `opsbook run --pushgateway`; canary last through `opsbook run` (it leaves another
+// version serving). Asserts on the executed notebooks: no unexpected errors, the deploy's audit line, the refused
+// deploy, the old version still serving, charts with data, the %ps table, the rollback, the pushed DORA counters, the
+// canary promoted and the bad one rolled back by its analysis with no error output.
 // Everything created carries a label and is removed. Skipped with a warning when Docker, Prometheus, the
 // Pushgateway or nbconvert is missing, except with CI=true, where it fails instead.
 import { randomBytes } from 'node:crypto';
