@@ -1,7 +1,9 @@
 // Prometheus and the Pushgateway as the local stack and the tests run them (Debian's binaries, never the packaged
 // services): the one writer of prometheus.yml and the two command lines, for startServer() in ./server. Besides static
 // jobs, prometheus.yml can discover the proxies opsbook puts in front of deployed services through the Docker socket
-// (docker_sd_configs, in Prometheus since 2.20) and scrape HAProxy's own exporter on each, labelled by version.
+// (docker_sd_configs, in Prometheus since 2.20) and scrape HAProxy's own exporter on each, labelled by version, and
+// the versions of the deployed services themselves, each container on its own address, so every version's metrics
+// are scraped every time even while a canary shares the requests between two of them.
 import { stringify } from 'yaml';
 import type { ServerCommand } from './server';
 
@@ -27,8 +29,19 @@ export interface ProxyScrapeJob {
   refreshInterval: string;
 }
 
+/** The versions of deployed services (every container labelled opsbook.service that is not a proxy), found the same way. */
+export interface VersionScrapeJob {
+  name: string;
+  dockerHost: string;
+  refreshInterval: string;
+  /** The container port the service answers /metrics on (the sample app: 8080). */
+  port: number;
+}
+
 /** The label on the proxy container a deploy creates (the rest is in magics/docker/proxy/proxy.ts). */
 export const PROXY_ROLE_LABEL = 'opsbook.role=proxy';
+/** The label key every container of a deployed service carries (its value: the service). */
+const SERVICE_LABEL_KEY = 'opsbook.service';
 
 export interface PrometheusConfig {
   /** Scrape interval, scrape timeout and rule evaluation interval, e.g. "2s". */
@@ -36,6 +49,8 @@ export interface PrometheusConfig {
   jobs: ScrapeJob[];
   /** Scrape every opsbook proxy on the engine (HAProxy's promex /metrics). */
   proxies?: ProxyScrapeJob;
+  /** Scrape every version of every deployed service directly on its container address (not through its proxy). */
+  versions?: VersionScrapeJob;
   /** A comment line at the top of the file (who wrote it). */
   comment?: string;
 }
@@ -69,7 +84,28 @@ function proxyJob(job: ProxyScrapeJob): Record<string, unknown> {
   };
 }
 
-/** prometheus.yml: one global interval, one static job per entry, and the proxies' job when asked for. */
+/**
+ * The scrape job of the versions. Scraped through its proxy, a service would answer each scrape from one version
+ * only (the one the proxy picked), so during a canary the new version's series would have a sample now and then;
+ * scraped on each container's own address (its IP on the service's network, reachable from the engine's host), every
+ * version is scraped every interval. Docker SD makes one target per exposed port and network of each running
+ * container labelled opsbook.service; the proxies go (they have their own job), and only the service's metrics port
+ * stays. Targets get container; the service and version labels come from the service's own metrics.
+ */
+function versionsJob(job: VersionScrapeJob): Record<string, unknown> {
+  return {
+    job_name: job.name,
+    metrics_path: '/metrics',
+    docker_sd_configs: [{ host: job.dockerHost, refresh_interval: job.refreshInterval, filters: [{ name: 'label', values: [SERVICE_LABEL_KEY] }] }],
+    relabel_configs: [
+      { source_labels: ['__meta_docker_container_label_opsbook_role'], regex: '.+', action: 'drop' },
+      { source_labels: ['__meta_docker_port_private'], regex: String(job.port), action: 'keep' },
+      { source_labels: ['__meta_docker_container_name'], regex: '/?(.*)', target_label: 'container' },
+    ],
+  };
+}
+
+/** prometheus.yml: one global interval, one static job per entry, and the proxies' and versions' jobs when asked for. */
 export function prometheusConfig(config: PrometheusConfig): string {
   const document = {
     global: { scrape_interval: config.interval, scrape_timeout: config.interval, evaluation_interval: config.interval },
@@ -80,6 +116,7 @@ export function prometheusConfig(config: PrometheusConfig): string {
         static_configs: [{ targets: job.targets }],
       })),
       ...(config.proxies ? [proxyJob(config.proxies)] : []),
+      ...(config.versions ? [versionsJob(config.versions)] : []),
     ],
   };
   return `${config.comment ? `# ${config.comment}\n` : ''}${stringify(document)}`;

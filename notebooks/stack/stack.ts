@@ -1,8 +1,8 @@
 // The local stack the runbook notebooks and the demo run against, all on 127.0.0.1: the Docker engine (dockerd
 // started when root and nothing answers), the local base images and the proxy image opsbook/haproxy:local (`docker
 // import`, never a pull), a Pushgateway and a Prometheus on free ports with their own config and data under a state
-// folder. Prometheus scrapes itself, the Pushgateway (honor_labels), the sample app on the port the stack picks for it
-// (through the service's proxy once deployed), and HAProxy's own metrics on every opsbook proxy of the engine
+// folder. Prometheus scrapes itself, the Pushgateway (honor_labels), every deployed version of the sample app on its
+// container's own address (discovered through the Docker socket), and HAProxy's own metrics on every opsbook proxy of the engine
 // (discovered through the Docker socket, labelled service and version), every 2 s, so a runbook sees its traffic
 // within seconds. The state (pids, ports, folders, whether dockerd was ours) is a JSON file, so `up`
 // reuses what still runs and `down` stops exactly what `up` started.
@@ -27,6 +27,10 @@ export const DEMO_SERVICE = 'opsbook-demo';
 export const SCRAPE_INTERVAL = '2s';
 /** The Prometheus job of the proxies' own metrics (haproxy_server_* with service and version labels). */
 export const PROXY_JOB = 'opsbook-proxy';
+/** The Prometheus job of the sample app's own metrics, scraped on every version's container (labels service, version). */
+export const APP_JOB = 'sample-app';
+/** The port the sample app answers on inside its container. */
+const APP_CONTAINER_PORT = 8080;
 const STATE_VERSION = 1;
 const DOCKERD_STOP_TIMEOUT_MS = 30_000;
 
@@ -47,7 +51,7 @@ export interface StackState {
   dir: string;
   /** The service the demo deploys; its containers carry opsbook.service=<service>. */
   service: string;
-  /** The host port the notebooks deploy the sample app to; Prometheus scrapes 127.0.0.1:<appPort>. */
+  /** The host port the notebooks deploy the sample app to (its proxy publishes it). */
   appPort: number;
   prometheus?: ServerRecord;
   pushgateway?: ServerRecord;
@@ -148,19 +152,21 @@ export function localDockerHost(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * prometheus.yml: itself, the Pushgateway (honor_labels: the pushed job/instance labels stay), the sample app, and
- * the job `opsbook-proxy`: every opsbook proxy on the engine (HAProxy's exporter; labels service, container, version).
+ * prometheus.yml: itself, the Pushgateway (honor_labels: the pushed job/instance labels stay), the job `sample-app`:
+ * every version of every deployed service on its container's address (the app labels its metrics service and
+ * version), and the job `opsbook-proxy`: every opsbook proxy on the engine (HAProxy's exporter; labels service,
+ * container, version).
  */
-function stackPrometheusConfig(ports: { prometheus: number; pushgateway: number; app: number }, interval = SCRAPE_INTERVAL): string {
+function stackPrometheusConfig(ports: { prometheus: number; pushgateway: number }, interval = SCRAPE_INTERVAL): string {
   return prometheusConfig({
     comment: 'Written by opsbook (notebooks/stack/stack.ts); rewritten by `stack.js up`.',
     interval,
     jobs: [
       { name: 'prometheus', targets: [`127.0.0.1:${ports.prometheus}`] },
       { name: 'pushgateway', targets: [`127.0.0.1:${ports.pushgateway}`], honorLabels: true },
-      { name: 'sample-app', targets: [`127.0.0.1:${ports.app}`] },
     ],
     proxies: { name: PROXY_JOB, dockerHost: localDockerHost(), refreshInterval: interval },
+    versions: { name: APP_JOB, dockerHost: localDockerHost(), refreshInterval: interval, port: APP_CONTAINER_PORT },
   });
 }
 
@@ -216,7 +222,7 @@ export async function upServers(options: ServersOptions = {}): Promise<UpReport>
 
   const prom = previous?.prometheus;
   const writeConfig = (port: number): boolean => {
-    const text = stackPrometheusConfig({ prometheus: port, pushgateway: pushgatewayPort, app: state.appPort });
+    const text = stackPrometheusConfig({ prometheus: port, pushgateway: pushgatewayPort });
     const file = prometheusConfigFile(dir);
     const changed = !existsSync(file) || readFileSync(file, 'utf8') !== text;
     if (changed) writeFileSync(file, text);
@@ -231,7 +237,7 @@ export async function upServers(options: ServersOptions = {}): Promise<UpReport>
     state.prometheus = await startRecorded(prometheusIn(dir), dir, 'prometheus', (port) => void writeConfig(port), detached);
     lines.push(`prometheus    ${state.prometheus.url}  (started, pid ${state.prometheus.pid}, log ${state.prometheus.log})`);
   }
-  lines.push(`              scrapes itself, the pushgateway and the sample app at 127.0.0.1:${state.appPort} every ${SCRAPE_INTERVAL}`);
+  lines.push(`              scrapes itself, the pushgateway and every deployed version on its container (job ${APP_JOB}) every ${SCRAPE_INTERVAL}`);
   lines.push(`              and every opsbook proxy on the engine (job ${PROXY_JOB}: HAProxy's metrics by service and version)`);
   lines.push(`sample app    deployed by the notebooks to 127.0.0.1:${state.appPort} (service ${state.service})`);
   writeState(state);

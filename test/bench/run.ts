@@ -14,6 +14,7 @@ import { measureTranspilers } from './transpilers';
 import { firstExecutes } from './first-executes';
 import { dockerBench, dockerRows } from './docker';
 import { swarmBench, swarmRows } from './deploy-swarm';
+import { canaryBench, canaryRows } from './canary';
 
 const CONFIG = {
   starts: 5,
@@ -49,6 +50,8 @@ const CONFIG = {
   /** Swarm: rolling updates through the proxy on an idle machine, then with both cores busy. */
   swarmUpdates: 2,
   swarmLoadedUpdates: 1,
+  /** Canary: failed canaries of a bad version at 10 %, each rolled back by its analysis. */
+  canaryRollouts: 3,
 };
 
 /** Where tslab is installed and ipykernel keeps its IPython folder; never inside the repo. */
@@ -163,6 +166,18 @@ async function main(): Promise<void> {
     if (dockerTable.length === 0) dockerTable = ['| Docker metric | opsbook | target | |', '|---|---:|---|---|'];
     dockerTable.push(...srows.map((r) => `| ${r.metric} | ${r.value} | ${r.target} | ${r.pass === undefined ? '' : r.pass ? 'PASS ✓' : '**FAIL** ✗'} |`));
     dockerMisses.push(...srows.filter((r) => r.pass === false).map((r) => r.metric));
+  }
+  if (selected().includes('opsbook') && process.env.OPSBOOK_BENCH_CANARY !== '0') {
+    progress(`canary: ${CONFIG.canaryRollouts} failed canaries at 10 % rolled back by a Prometheus analysis, with a request loop's timeline`);
+    const outcome = await attempt(() => canaryBench(CONFIG.canaryRollouts));
+    const crows = outcome.ok ? canaryRows(outcome.value) : [{ metric: 'canary benchmark', value: `failed: ${outcome.error}`, target: '', pass: false }];
+    if (dockerTable.length === 0) dockerTable = ['| Docker metric | opsbook | target | |', '|---|---:|---|---|'];
+    dockerTable.push(...crows.map((r) => `| ${r.metric} | ${r.value} | ${r.target} | ${r.pass === undefined ? '' : r.pass ? 'PASS ✓' : '**FAIL** ✗'} |`));
+    dockerMisses.push(...crows.filter((r) => r.pass === false).map((r) => r.metric));
+    if (outcome.ok) {
+      mkdirSync(path.join(REPO_ROOT, 'test-results'), { recursive: true });
+      writeFileSync(path.join(REPO_ROOT, 'test-results', 'bench-canary.json'), JSON.stringify(outcome.value, null, 2));
+    }
   }
 
   let transpilerTable: string[] = [];

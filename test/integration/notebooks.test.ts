@@ -1,11 +1,13 @@
 // The runbook notebooks (notebooks/*.ipynb) executed headless against real parts: the kernel installed into an
 // isolated Jupyter, the Docker engine and local base images, and this test's own Prometheus and Pushgateway
-// (notebooks/stack/stack.ts, free ports, folders under a temp dir; Prometheus scrapes the app port the notebooks deploy
-// to). Every notebook runs through nbconvert with its parameters from the environment (PROMETHEUS_URL,
-// OPSBOOK_APP_PORT, OPSBOOK_SERVICE: a service name unique to this run); deploy-and-monitor also the way papermill
-// runs it (an injected `-l python` parameters cell); incident-triage (rollback) and dora through `opsbook run
-// --pushgateway`. Asserts on the executed notebooks: no unexpected errors, the deploy's audit line, the refused
-// deploy, the old version still serving, charts with data, the %ps table, the rollback, the pushed DORA counters.
+// (notebooks/stack/stack.ts, free ports, folders under a temp dir; Prometheus scrapes every version the notebooks
+// deploy on its container, and the service's proxy). Every notebook runs through nbconvert with its parameters from
+// the environment (PROMETHEUS_URL, OPSBOOK_APP_PORT, OPSBOOK_SERVICE: a service name unique to this run);
+// deploy-and-monitor also the way papermill runs it (an injected `-l python` parameters cell); incident-triage
+// (rollback) and dora through `opsbook run --pushgateway`; canary last through `opsbook run` (it leaves another
+// version serving). Asserts on the executed notebooks: no unexpected errors, the deploy's audit line, the refused
+// deploy, the old version still serving, charts with data, the %ps table, the rollback, the pushed DORA counters, the
+// canary promoted and the bad one rolled back by its analysis with no error output.
 // Everything created carries a label and is removed. Skipped with a warning when Docker, Prometheus, the
 // Pushgateway or nbconvert is missing, except with CI=true, where it fails instead.
 import { randomBytes } from 'node:crypto';
@@ -258,7 +260,8 @@ describeNotebooks('runbook notebooks executed by nbconvert against Docker, Prome
   }, 120_000);
 
   test('every other notebook in notebooks/ runs headless without unexpected errors; dora reads well without pushed runs', async () => {
-    const others = readdirSync(NOTEBOOKS).filter((f) => f.endsWith('.ipynb') && f !== 'deploy-and-monitor.ipynb' && f !== 'incident-triage.ipynb').sort();
+    // canary.ipynb has a test of its own, last: it changes the version that serves
+    const others = readdirSync(NOTEBOOKS).filter((f) => f.endsWith('.ipynb') && !['deploy-and-monitor.ipynb', 'incident-triage.ipynb', 'canary.ipynb'].includes(f)).sort();
     expect(others).toContain('dora.ipynb');
     for (const file of others) {
       const nb = await execute(path.join(NOTEBOOKS, file), path.basename(file, '.ipynb'));
@@ -363,4 +366,42 @@ describeNotebooks('runbook notebooks executed by nbconvert against Docker, Prome
     expect(cellText(cellWith(dora, '--title "Mean time to restore, all runs"'))).toMatch(new RegExp(`${SERVICE} +[\\d.]+ ?[a-z]+`));
     expect(cellText(cellWith(dora, 'opsbook_runbook_last_run_success'))).toMatch(/incident-triage +1\b/);
   }, 120_000);
+  test('canary through `opsbook run`: the good version promoted step by step, the bad one rolled back at its first step with the old one serving, both charted', async () => {
+    // last in this suite: it leaves 2.0.0 serving (whatever served before is its starting point)
+    const output = path.join(outDir, 'canary.executed.ipynb');
+    const env = { ...jupyter.env, ...notebookEnv(stack), OPSBOOK_SERVICE: SERVICE };
+    const r = await run(process.execPath, [CLI, 'run', path.join(NOTEBOOKS, 'canary.ipynb'), output, '--timeout', '240'], { env, timeoutMs: 300_000 });
+    timings.push(`canary (opsbook run): ${(r.ms / 1000).toFixed(1)} s`);
+    if (r.code !== 0) throw new Error(describeRun('opsbook run canary.ipynb', r));
+    const nb = readNotebook(output);
+    // no error output anywhere: the expected rollback is caught and checked by the runbook itself
+    expect(unexpectedErrors(nb)).toEqual([]);
+    expect(codeCells(nb).flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === 'error'))).toEqual([]);
+    expect(notExecuted(nb)).toEqual([]);
+
+    // the good version: judged at 10 % then 50 %, promoted, audited as a canary; the clients saw no failure
+    const good = cellWith(nb, 'const promoted = %deploy');
+    expect(cellText(good)).toMatch(new RegExp(`\\[audit\\] deploy \\(canary\\) ${SERVICE}:2\\.0\\.0 \\([0-9a-f]{12}\\) to ${SERVICE} by .*: deployed in [\\d.]+ s`));
+    expect(cellText(good)).toMatch(/2\.0\.0 promoted: \d+ requests during the canary, none failed; answered by .*2\.0\.0 \d+/);
+
+    // the bad version: rolled back at its first step by the analysis, with its value, no request failed
+    const bad = cellWith(nb, 'let rollback');
+    expect(cellText(bad)).toMatch(new RegExp(`rolled back, as expected: canary of ${SERVICE}:2\\.1\\.0 to ${SERVICE} failed: errors was [0-9.]+, not < 0\\.05 at step 1 of 3 \\(10%\\); rolled back: ${SERVICE}-\\w+ \\(${SERVICE}:2\\.0\\.0\\) serves every request; the new version is stopped and kept as ${SERVICE}-\\w+-candidate`));
+    expect(cellText(bad)).toMatch(new RegExp(`\\[audit\\] deploy \\(canary\\) ${SERVICE}:2\\.1\\.0 .*: failed: errors was`));
+    expect(cellText(cellWith(nb, 'const now = await get()'))).toMatch(/old version still serves: "hello from opsbook-sample-app 2\.0\.0"; during the failed canary \d+ requests, none failed: 2\.1\.0 answered \d+ and failed [1-9]\d* itself/);
+    expect(await getText(`http://127.0.0.1:${stack.appPort}/`)).toEqual({ status: 200, body: 'hello from opsbook-sample-app 2.0.0' });
+
+    // both rollouts charted from the app's own metrics, per version, marked
+    const marks = ['canary 2.0.0', '2.0.0 promoted', 'canary 2.1.0', '2.1.0 rolled back'];
+    for (const needle of ['--title "Requests per second per version"', '--title "Error ratio per version (the analysis)"']) {
+      const charts = figures(cellWith(nb, needle));
+      expect(charts).toHaveLength(1);
+      expect(charts[0].data.map((t) => t.name)).toEqual(expect.arrayContaining(['2.0.0', '2.1.0']));
+      expect(points(charts[0])).toBeGreaterThanOrEqual(3);
+      expect(charts[0].layout.shapes?.map((s) => s.label?.text)).toEqual(expect.arrayContaining(marks));
+    }
+    // the bad version's error ratio went over the threshold in the chart too
+    const ratio = figures(cellWith(nb, '--title "Error ratio per version'))[0].data.find((t) => t.name === '2.1.0');
+    expect(Math.max(...(ratio?.y ?? []).filter((y): y is number => y !== null))).toBeGreaterThan(0.05);
+  }, 320_000);
 });

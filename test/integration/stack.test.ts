@@ -2,8 +2,9 @@
 // state folder and with its own service name: up starts Prometheus and the Pushgateway, makes the proxy image and
 // prints the export line; a second up reuses them (same pids); status reports them. Then a kernel with that
 // environment deploys two versions of the sample app behind the service's proxy while requests go through it, and the
-// stack's Prometheus, which discovers the proxy through the Docker socket, answers haproxy_server_http_responses_total
-// per version. Last, down stops exactly those processes and removes the service's containers and network. The Docker
+// stack's Prometheus, which discovers the proxy and the versions through the Docker socket, answers
+// haproxy_server_http_responses_total per version, and the app's own http_requests_total per version, scraped on each
+// version's container. Last, down stops exactly those processes and removes the service's containers and network. The Docker
 // engine must already answer here (the Docker suites and .ci/run start it), so up neither starts nor stops dockerd.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -81,14 +82,15 @@ describeStack('the local stack CLI (stack:up / stack:status / stack:down)', () =
     expect(first.stderr).toContain(`proxy image   ${PROXY_IMAGE}`);
     expect((await fetch(`${exported.PROMETHEUS_URL}/-/ready`)).status).toBe(200);
     expect((await fetch(`${exported.OPSBOOK_PUSHGATEWAY_URL}/-/ready`)).status).toBe(200);
-    // Prometheus scrapes the Pushgateway and the app port the stack picked
+    // Prometheus scrapes the Pushgateway; the app is scraped on each deployed version's container (see below), never
+    // through the port its proxy publishes
     let urls: string[] = [];
-    for (const deadline = Date.now() + 15_000; urls.length < 3 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+    for (const deadline = Date.now() + 15_000; urls.length < 2 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
       const targets = (await (await fetch(`${exported.PROMETHEUS_URL}/api/v1/targets`)).json()) as { data: { activeTargets: { scrapeUrl: string }[] } };
       urls = targets.data.activeTargets.map((t) => t.scrapeUrl);
     }
     expect(urls).toContain(`${exported.OPSBOOK_PUSHGATEWAY_URL}/metrics`);
-    expect(urls).toContain(`http://127.0.0.1:${exported.OPSBOOK_APP_PORT}/metrics`);
+    expect(urls).not.toContain(`http://127.0.0.1:${exported.OPSBOOK_APP_PORT}/metrics`);
     pids = [...first.stderr.matchAll(/\(started, pid (\d+)/g)].map((m) => Number(m[1]));
     expect(pids).toHaveLength(2);
     expect(first.stderr).not.toMatch(/started dockerd/);
@@ -145,6 +147,20 @@ describeStack('the local stack CLI (stack:up / stack:status / stack:down)', () =
     expect(proxyTargets[0].scrapeUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     expect(proxyTargets[0].scrapeUrl).not.toBe(`http://127.0.0.1:${port}/metrics`);
     expect(proxyTargets[0].labels.container).toBe(`opsbook-proxy-${service}`);
+
+    // the versions themselves, each scraped on its own container (job sample-app), so each has its own series of the
+    // app's metrics however the proxy shares the requests; v1 was scraped while it ran, v2 still is
+    const appQuery = `max by (version) (max_over_time(http_requests_total{job="sample-app",container=~"${service}-.+",route="/"}[5m]))`;
+    let appByVersion: Record<string, number> = {};
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
+      appByVersion = Object.fromEntries((await instant(exported.PROMETHEUS_URL, appQuery)).map((s) => [s.metric.version, Number(s.value[1])]));
+      if ((appByVersion['stack-1'] ?? 0) > 0 && (appByVersion['stack-2'] ?? 0) > 0) break;
+    }
+    expect(Object.keys(appByVersion).sort()).toEqual(['stack-1', 'stack-2']);
+    const appTargets = (await (await fetch(`${exported.PROMETHEUS_URL}/api/v1/targets`)).json()) as { data: { activeTargets: Array<{ labels: Record<string, string>; scrapeUrl: string; health: string }> } };
+    const versionTargets = appTargets.data.activeTargets.filter((t) => t.labels.job === 'sample-app' && t.labels.container?.startsWith(`${service}-`));
+    expect(versionTargets.length).toBeGreaterThanOrEqual(1);
+    for (const t of versionTargets) expect(t.scrapeUrl).toMatch(/^http:\/\/(?!127\.0\.0\.1)[\d.]+:8080\/metrics$/);
   });
 
   test('down stops exactly what up started, and removes the service with its proxy and network', async () => {

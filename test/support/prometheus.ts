@@ -19,6 +19,11 @@ export interface StartPrometheusOptions {
    * every second, as the local stack does (job "opsbook-proxy": haproxy_server_* labelled service and version).
    */
   proxiesOn?: string;
+  /**
+   * Also scrape every version of every deployed service on this engine on its container's address, port 8080, as
+   * the local stack does (job "sample-app": the sample app's metrics, labelled service and version by the app).
+   */
+  versionsOn?: string;
 }
 
 export interface PrometheusHandle {
@@ -55,7 +60,8 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
     const configFile = path.join(dir, 'prometheus.yml');
     const targets = options.scrapeTargets ?? [];
     const proxies = options.proxiesOn ? { name: 'opsbook-proxy', dockerHost: options.proxiesOn, refreshInterval: '1s' } : undefined;
-    writeFileSync(configFile, prometheusConfig({ interval: '1s', jobs: targets.length > 0 ? [{ name: 'live', targets }] : [], ...(proxies ? { proxies } : {}) }));
+    const versions = options.versionsOn ? { name: 'sample-app', dockerHost: options.versionsOn, refreshInterval: '1s', port: 8080 } : undefined;
+    writeFileSync(configFile, prometheusConfig({ interval: '1s', jobs: targets.length > 0 ? [{ name: 'live', targets }] : [], ...(proxies ? { proxies } : {}), ...(versions ? { versions } : {}) }));
     const command = prometheusCommand({ configFile, dataDir, retention: '10y' });
     const server = await startServer({ ...command, cwd: dir, log: path.join(dir, 'prometheus.log') });
     return {

@@ -11,6 +11,8 @@ export interface SampleAppBuildOptions {
   version?: string;
   /** Bakes APP_UNHEALTHY=1 in: /healthz answers 500 and the HEALTHCHECK turns the container unhealthy. */
   unhealthy?: boolean;
+  /** Bakes APP_ERROR_RATE in (build arg ERROR_RATE, 0–1): healthy, but that share of / and /slow answer 500. */
+  errorRate?: number;
   /** Extra labels ("key=value") besides TEST_LABEL, e.g. a per-run label to clean up by. */
   labels?: string[];
 }
@@ -19,7 +21,7 @@ export interface SampleAppBuildOptions {
 export async function buildSampleApp(tag: string, options: SampleAppBuildOptions = {}): Promise<string> {
   const context = await prepareSampleApp();
   const labels = [TEST_LABEL, ...(options.labels ?? [])].flatMap((label) => ['--label', label]);
-  const buildArgs = ['--build-arg', `APP_VERSION=${options.version ?? '1.0.0'}`, '--build-arg', `UNHEALTHY=${options.unhealthy ? 1 : 0}`];
+  const buildArgs = ['--build-arg', `APP_VERSION=${options.version ?? '1.0.0'}`, '--build-arg', `UNHEALTHY=${options.unhealthy ? 1 : 0}`, '--build-arg', `ERROR_RATE=${options.errorRate ?? 0}`];
   // DOCKER_BUILDKIT=0: the legacy builder (engine 20.10 here, no buildx plugin); a 23+ CLI would otherwise want buildx.
   const env = { ...process.env, DOCKER_BUILDKIT: '0' };
   try {

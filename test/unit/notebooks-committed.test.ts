@@ -18,7 +18,7 @@ interface Cell {
 const read = (file: string) => JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as { nbformat: number; nbformat_minor: number; metadata: { kernelspec?: { name?: string } }; cells: Cell[] };
 
 test('the runbooks are there', () => {
-  expect(notebooks).toEqual(['deploy-and-monitor.ipynb', 'dora.ipynb', 'incident-triage.ipynb', 'quickstart.ipynb']);
+  expect(notebooks).toEqual(['canary.ipynb', 'deploy-and-monitor.ipynb', 'dora.ipynb', 'incident-triage.ipynb', 'quickstart.ipynb']);
 });
 
 test.each(notebooks)('%s: outputs cleared, no execution counts, opsbook kernelspec, cell ids', (file) => {
@@ -34,7 +34,7 @@ test.each(notebooks)('%s: outputs cleared, no execution counts, opsbook kernelsp
   expect(new Set(ids).size).toBe(ids.length);
 });
 
-test.each(['deploy-and-monitor.ipynb', 'incident-triage.ipynb', 'dora.ipynb'])('%s has one code cell tagged parameters and no injected-parameters cell', (file) => {
+test.each(['canary.ipynb', 'deploy-and-monitor.ipynb', 'incident-triage.ipynb', 'dora.ipynb'])('%s has one code cell tagged parameters and no injected-parameters cell', (file) => {
   const tagged = (tag: string) => read(file).cells.filter((c) => (c.metadata.tags ?? []).includes(tag));
   expect(tagged('parameters').map((c) => c.cell_type)).toEqual(['code']);
   expect(tagged('injected-parameters')).toEqual([]);
