@@ -4,7 +4,7 @@
 // the outcome, which analysis failed with which value, each analysis' count, last value and threshold).
 import { type Analysis, type AnalysisVerdict, parseAnalysis } from '../../magics/docker/deploy/analysis';
 import type { DeployRecord } from '../../magics/docker/deploy/audit';
-import { analysisUnit, rolloutFigure } from '../../magics/docker/deploy/rollout-figure';
+import { type RolloutFigure, analysisUnit, rolloutFigure } from '../../magics/docker/deploy/rollout-figure';
 import { rolloutEnding } from '../../magics/docker/deploy/rollout-report';
 import { RolloutTimeline } from '../../magics/docker/deploy/timeline';
 import { PlotlyLibrary } from '../../magics/plotly-library';
@@ -62,7 +62,7 @@ describe('the timeline', () => {
 });
 
 describe('rolloutFigure', () => {
-  const figure: Figure = rolloutFigure(rolledBack(), { title: 'canary of shop/api:bad → api: rolled back' });
+  const figure: RolloutFigure = rolloutFigure(rolledBack(), { title: 'canary of shop/api:bad → api: rolled back' });
 
   test('one row per analysis, each on its own value axis in its unit, sharing the time axis at the bottom', () => {
     expect(figure.data.map((t) => [t.type, t.name, t.yaxis])).toEqual([['scatter', 'proxy-errors', undefined], ['scatter', 'proxy-latency', 'y2']]);

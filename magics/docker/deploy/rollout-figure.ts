@@ -8,6 +8,11 @@ import { formatValue, type UnitName } from '../../promql/units';
 import type { Analysis, Measurement } from './analysis';
 import type { RolloutTimeline } from './timeline';
 
+/** A rollout's figure: line traces only, one per analysis. */
+export interface RolloutFigure extends Figure {
+  data: LineTrace[];
+}
+
 export interface RolloutChartOptions {
   title?: string;
   width?: number;
@@ -70,7 +75,7 @@ function analysisTrace(a: Analysis, measurements: readonly Measurement[], unit: 
 }
 
 /** The rollout's analyses over time, one row each, with thresholds and step markers. */
-export function rolloutFigure(timeline: RolloutTimeline, options: RolloutChartOptions = {}): Figure {
+export function rolloutFigure(timeline: RolloutTimeline, options: RolloutChartOptions = {}): RolloutFigure {
   const analyses = timeline.analyses;
   const rows = Math.max(1, analyses.length);
   const layout = baseLayout({ ...(options.title === undefined ? {} : { title: options.title }), ...(options.width === undefined ? {} : { width: options.width }), height: 90 + ROW_HEIGHT * rows }, 'closest');

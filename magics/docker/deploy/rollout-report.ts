@@ -107,7 +107,7 @@ export function rolloutEnding(record: DeployRecord, timeline: RolloutTimeline, c
   if (timeline.analyses.length === 0) return { final, after: [] };
   const outcome = timeline.end?.outcome ?? 'unfinished';
   const title = `canary of ${record.image} → ${record.service}: ${outcome}`;
-  const summary = `${title}; ${timeline.analyses.map((a) => `${a.name} (${timeline.measurements(a).length} measurements, wants ${a.op} ${a.thresholdText})`).join(', ')}; steps ${timeline.steps.map((s) => `${s.percent}%`).join(', ') || 'none'}`;
+  const summary = `${title}; ${timeline.analyses.map((a) => `${a.name} (${countsText(timeline.measurements(a)).replace(/ \(.*/, '')}, wants ${a.op} ${a.thresholdText})`).join(', ')}; steps ${timeline.steps.map((s) => `${s.percent}%`).join(', ') || 'none'}`;
   const chart = chartBundle(rolloutFigure(timeline, { title }), { summary, plotly: charts.plotly, ...(charts.owner === undefined ? {} : { owner: charts.owner }) });
   return { final, after: [{ ...chart }] };
 }
