@@ -40,7 +40,7 @@ class PromMetrics implements KernelMetrics {
     this.builds = new prom.Histogram({ name: 'opsbook_build_duration_seconds', help: '%build durations, by outcome', labelNames: ['outcome'], buckets: [1, 5, 10, 30, 60, 120, 300, 600], registers });
     this.deploys = new prom.Counter({ name: 'opsbook_deploys_total', help: 'Deploys, by service and outcome (deployed, failed)', labelNames: ['service', 'outcome'], registers });
     this.rollbacks = new prom.Counter({ name: 'opsbook_rollbacks_total', help: 'Rollbacks, by service and outcome (rolled back, failed)', labelNames: ['service', 'outcome'], registers });
-    this.restores = new prom.Counter({ name: 'opsbook_restores_total', help: 'Services restored: the first successful deploy or rollback after a failed deploy or a rollback', labelNames: ['service'], registers });
+    this.restores = new prom.Counter({ name: 'opsbook_restores_total', help: 'Services restored: the first successful deploy or rollback after a failed deploy or a rollback, or a canary that rolled itself back', labelNames: ['service'], registers });
     this.restoreSeconds = new prom.Counter({ name: 'opsbook_restore_seconds_total', help: 'Seconds from the failure to its restore, summed over restores (mean time to restore = this / opsbook_restores_total)', labelNames: ['service'], registers });
     this.counters = new Map([
       ['opsbook_cells_executed_total', { counter: this.cells, labelNames: ['status'] }],

@@ -14,6 +14,7 @@ import { stopMagic } from './docker/stop';
 import { deployMagic } from './docker/deploy';
 import { rollbackMagic } from './docker/rollback';
 import { historyMagic } from './docker/history';
+import { PlotlyLibrary } from './plotly-library';
 
 export interface Magics {
   registry: MagicRegistry;
@@ -28,7 +29,9 @@ export function createMagics(env: NodeJS.ProcessEnv = process.env): Magics {
   registry.register(stopHereMagic);
   registry.register(configMagic(config));
   registry.register(prometheusMagic(config));
-  registry.register(promqlMagic(config, undefined, env));
+  // one plotly.js per notebook: the first chart carries it, whichever magic draws it (%promql, a canary's %deploy)
+  const plotly = new PlotlyLibrary();
+  registry.register(promqlMagic(config, plotly, env));
   // every Docker magic reports an engine lost mid-work as one line (DockerConnection.guard)
   const docker = new DockerConnection(config, env);
   registry.register(dockerMagic(config, docker));
@@ -36,7 +39,7 @@ export function createMagics(env: NodeJS.ProcessEnv = process.env): Magics {
   registry.register(docker.guard(psMagic(docker)));
   registry.register(docker.guard(logsMagic(docker)));
   registry.register(docker.guard(stopMagic(docker)));
-  registry.register(docker.guard(deployMagic(docker, env, config)));
+  registry.register(docker.guard(deployMagic(docker, env, config, plotly)));
   registry.register(docker.guard(rollbackMagic(docker, env)));
   registry.register(docker.guard(historyMagic(docker)));
   return { registry, config };

@@ -27,7 +27,10 @@ export type OpsEvent =
   | { kind: 'magic'; name: string; seconds: number; outcome: 'ok' | 'usage' | 'error' | 'interrupted' }
   | { kind: 'build'; seconds: number; outcome: 'ok' | 'error' }
   | { kind: 'deploy' | 'rollback'; service: string; outcome: 'deployed' | 'failed' | 'rolled back' }
-  /** A service restored: the first successful deploy or rollback after a failure; seconds since that failure. */
+  /**
+   * A service restored: the first successful deploy or rollback after a failure, seconds since that failure; or a
+   * canary rolled back by its analyses, seconds from its first request to every request on the old version again.
+   */
   | { kind: 'restore'; service: string; seconds: number };
 
 export interface Io {

@@ -2,7 +2,9 @@
 // spec (deploy/spec.ts) checks them before anything is created; a DeployRun (deploy/run.ts) holds the lock, the
 // progress display and the audit record around the local cutover (deploy/cutover.ts) or the Swarm update
 // (deploy/swarm-deploy.ts); --strategy canary moves requests in steps judged by Prometheus (deploy/rollout.ts), its
-// queries asked once (deploy/measure.ts) before anything starts. --cleanup (deploy/cleanup.ts) removes what failed deploys left; --dry-run only says.
+// queries asked once (deploy/measure.ts) before anything starts; `--analysis proxy-errors<1%` and friends are built-in
+// queries on the proxy's metrics (deploy/proxy-analyses.ts); the rollout ends with a summary and a chart (deploy/
+// rollout-report.ts), which shares the notebook's plotly.js with %promql. --cleanup (deploy/cleanup.ts) removes what failed deploys left; --dry-run only says.
 import type { Magic, MagicCall } from '../registry';
 import type { DockerConnection } from './engine/connection';
 import { cleanupService } from './deploy/cleanup';
@@ -11,7 +13,9 @@ import { failureLimitOption } from './deploy/canary';
 import { cutover } from './deploy/cutover';
 import { MetricsSource, checkAnalyses } from './deploy/measure';
 import { DeployRun, recordRefused, withDeployRun } from './deploy/run';
-import { localImageId } from './deploy/service';
+import { localImageId, versionOf } from './deploy/service';
+import { withBuiltinAnalyses } from './deploy/proxy-analyses';
+import { PlotlyLibrary } from '../plotly-library';
 import { DEFAULT_KEEP, DEFAULT_PROXY_IMAGE, deploySpecOf, isProtected, keepOption, planText } from './deploy/spec';
 import { requireManager } from './deploy/swarm';
 import { swarmUpdate } from './deploy/swarm-deploy';
@@ -39,7 +43,7 @@ const DEPLOY_OPTIONS: Magic['options'] = [
   { name: 'dry-run', type: 'boolean', description: 'show what would happen, change nothing' },
   { name: 'strategy', type: 'string', valueName: 'canary', description: 'canary: move requests to the new version in --steps, judged by --analysis, rolled back automatically on failure' },
   { name: 'steps', type: 'string', valueName: 'P%[:D],...', description: 'with --strategy canary: the share of requests the new version gets and how long each holds, e.g. 10%:2m,50%:2m,100%' },
-  { name: 'analysis', type: 'list', valueName: '"name: PromQL op threshold"', description: 'with --strategy canary: a condition on one PromQL value (op < <= > >=), measured every --interval (repeatable)' },
+  { name: 'analysis', type: 'list', valueName: '"name: PromQL op threshold"', description: 'with --strategy canary: a condition on one PromQL value (op < <= > >=), measured every --interval (repeatable); built-in on the proxy\'s metrics: proxy-errors<1%, proxy-latency<300ms' },
   { name: 'interval', type: 'string', valueName: 'duration', description: 'with --strategy canary: how often each analysis is measured (default 15s)' },
   { name: 'failure-limit', type: 'number', valueName: 'n', description: 'with --strategy canary: failed measurements tolerated; one more rolls back (default 0: the first)', parse: failureLimitOption },
   { name: 'inconclusive', type: 'string', valueName: 'pass|fail', description: 'with --strategy canary: a step with no conclusive measurement (no data, NaN) fails (default) or passes' },
@@ -62,8 +66,11 @@ async function cleanup(call: MagicCall, connection: DockerConnection): Promise<o
   return textBundle(done.length === 0 ? `nothing to clean up for ${service}` : `cleaned up ${service}:\n${done.map((r) => `  ${r}`).join('\n')}`);
 }
 
-/** `config`: where the analyses of a canary are measured (%prometheus, else PROMETHEUS_URL). */
-export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv = process.env, config: NotebookConfig = new NotebookConfig(env)): Magic {
+/**
+ * `config`: where the analyses of a canary are measured (%prometheus, else PROMETHEUS_URL); `plotly`: the notebook's
+ * plotly.js, shared with %promql so a notebook carries it once.
+ */
+export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv = process.env, config: NotebookConfig = new NotebookConfig(env), plotly: PlotlyLibrary = new PlotlyLibrary()): Magic {
   return {
     name: 'deploy',
     summary: 'deploy an image as a service: health-gated cutover, the old version kept serving on failure, audited',
@@ -73,7 +80,8 @@ export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv
     run: async (call) => {
       const o = call.args.options;
       if (o.cleanup === true) return cleanup(call, connection);
-      const spec = deploySpecOf(call.args.rest, o, env);
+      // built-in analyses become queries on the new version's proxy metrics, then are checked like any other
+      const spec = deploySpecOf(call.args.rest, typeof o.name === 'string' ? withBuiltinAnalyses(o, { service: o.name, version: versionOf(call.args.rest) }) : o, env);
       if (o['dry-run'] === true) return textBundle(planText(spec));
       const metrics: MetricsSource = { settings: config.prometheus(), env };
       // every query asked once now: one that does not parse or answers several series stops the deploy before it starts
@@ -85,7 +93,7 @@ export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv
       const imageId = await localImageId(docker, spec.image).catch((e: Error) => recordRefused(docker, call.io, spec, kind, e));
       const run = new DeployRun(docker, call.io, spec, imageId, kind);
       const replicas = typeof o.replicas === 'number' ? o.replicas : 1;
-      return withDeployRun(run, () => (o.swarm === true ? swarmUpdate(run, replicas, call.bound) : cutover(run, call.bound, { metrics })));
+      return withDeployRun(run, () => (o.swarm === true ? swarmUpdate(run, replicas, call.bound) : cutover(run, call.bound, { metrics, charts: { plotly, ...(call.io.cellId === undefined ? {} : { owner: call.io.cellId }) } })));
     },
   };
 }

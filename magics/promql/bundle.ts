@@ -87,6 +87,7 @@ function drawScript(id: string, figure: Figure): string {
 var ${constants.join(',\n  ')};
 var drawn = false, waitedMs = 0;
 function withHoverText(trace) {
+  if (Array.isArray(trace.text)) return;
   var bar = trace.type === 'bar', values = bar ? trace.x : trace.y;
   trace.text = values.map(function (value) { return value === null ? '' : format(value, spec); });
   trace.hovertemplate = (bar ? '%{y}' : '%{fullData.name}') + ': %{text}<extra></extra>';

@@ -2,7 +2,9 @@
 // gaps kept as gaps, unit ticks, thresholds, deploy markers) and a sorted bar chart for instant queries.
 // Output is plain JSON ({ data, layout }) for application/vnd.plotly.v1+json; x values are milliseconds since
 // the epoch given as x0 + dx per trace (no x arrays), which Plotly draws on a date axis in UTC. Pure.
-// One file (about 400 lines) on purpose: the range and the instant figure share the axis, unit and legend helpers.
+// One file (about 400 lines) on purpose: the range and the instant figure share the axis, unit and legend helpers,
+// which other charts (a canary rollout's, magics/docker/deploy/rollout-figure.ts) build on too: the layout, axes,
+// threshold lines and markers are exported, and a figure may have more value axes (rows) than one.
 
 import type { InstantRow, Series } from './series';
 import { axisTicks, formatValue, plotlyHoverFormat, type UnitName } from './units';
@@ -42,8 +44,13 @@ export interface LineTrace {
   y: (number | null)[];
   connectgaps: false;
   line: { width: number };
-  marker?: { size: number };
+  /** One colour per point, or one for all. */
+  marker?: { size: number; color?: string | string[] };
   stackgroup?: string;
+  /** The value axis of a figure with several rows ('y2', 'y3'...); the first row's by default. */
+  yaxis?: `y${number}`;
+  /** Each point's value as hovers show it; when given, the chart's HTML keeps it (see bundle.ts). */
+  text?: string[];
   hovertemplate: string;
 }
 
@@ -74,7 +81,7 @@ export interface ShapeLabel {
 export interface LineShape {
   type: 'line';
   xref: 'x' | 'paper';
-  yref: 'y' | 'paper';
+  yref: 'y' | 'paper' | `y${number}`;
   x0: number;
   x1: number;
   y0: number;
@@ -95,6 +102,10 @@ export interface Axis {
   linecolor: string;
   zeroline: false;
   automargin: true;
+  /** For rows: the share of the plot's height the axis takes, and the axis it is drawn against. */
+  domain?: [number, number];
+  anchor?: 'x' | 'y' | `y${number}`;
+  title?: { text: string; font: { size: number } };
 }
 
 export interface Layout {
@@ -111,6 +122,8 @@ export interface Layout {
   hoverlabel: { bgcolor: string; bordercolor: string; font: { color: string; size: number } };
   xaxis: Axis;
   yaxis: Axis;
+  /** The value axes of the rows below the first, in figures with several. */
+  [row: `yaxis${number}`]: Axis | undefined;
   showlegend: boolean;
   legend: { orientation: 'h'; x: number; xanchor: 'left'; font: { size: number }; bgcolor: string; maxheight: number };
   shapes: LineShape[];
@@ -261,7 +274,7 @@ function hasIsolatedPoint(values: (number | null)[]): boolean {
   return false;
 }
 
-interface Extent {
+export interface Extent {
   min: number;
   max: number;
 }
@@ -312,7 +325,7 @@ function seriesTimeRange(series: Series[]): { start: number; end: number } | und
  * A value axis with unit ticks. Linear: the range is the ticks' span, so the outer ticks sit on the frame.
  * Log: the range is the data's (in log10 units, as Plotly wants), padded a little; ticks outside are not drawn.
  */
-function valueAxis(extent: Extent, unit: UnitName, log: boolean): Axis {
+export function valueAxis(extent: Extent, unit: UnitName, log: boolean): Axis {
   const axis = axisStyle(log ? 'log' : 'linear');
   if (unit === 'none' && !log) return axis;
   const ticks = axisTicks(extent.min, extent.max, unit, AXIS_TICKS, log);
@@ -334,11 +347,11 @@ function tidyNumber(value: number): number {
   return Number(value.toPrecision(6));
 }
 
-function axisStyle(type: Axis['type']): Axis {
+export function axisStyle(type: Axis['type']): Axis {
   return { type, showgrid: true, gridcolor: GRID_COLOR, linecolor: GRID_COLOR, zeroline: false, automargin: true };
 }
 
-function baseLayout(options: ChartOptions, hovermode: Layout['hovermode']): Layout {
+export function baseLayout(options: ChartOptions, hovermode: Layout['hovermode']): Layout {
   const layout: Layout = {
     height: options.height ?? DEFAULT_HEIGHT,
     autosize: options.width === undefined,
@@ -368,8 +381,8 @@ function drawableThresholds(options: ChartOptions): number[] {
   return (options.thresholds ?? []).filter((value) => Number.isFinite(value) && (options.log !== true || value > 0));
 }
 
-/** Dashed lines across the plot at each threshold; the highest is red, the others orange. */
-function thresholdShapes(thresholds: number[], unit: UnitName, valueAxisLetter: 'x' | 'y'): LineShape[] {
+/** Dashed lines across the plot at each threshold; the highest is red, the others orange. `yAxis`: a row's axis. */
+export function thresholdShapes(thresholds: number[], unit: UnitName, valueAxisLetter: 'x' | 'y', yAxis: LineShape['yref'] = 'y'): LineShape[] {
   const sorted = [...thresholds].sort((left, right) => left - right);
   return sorted.map((threshold, index) => {
     const color = index === sorted.length - 1 ? THRESHOLD_COLORS.upper : THRESHOLD_COLORS.lower;
@@ -381,13 +394,13 @@ function thresholdShapes(thresholds: number[], unit: UnitName, valueAxisLetter: 
     };
     const across = { line: { color, width: 1, dash: 'dash' as const }, label };
     return valueAxisLetter === 'y'
-      ? { type: 'line', xref: 'paper', yref: 'y', x0: 0, x1: 1, y0: threshold, y1: threshold, ...across }
+      ? { type: 'line', xref: 'paper', yref: yAxis, x0: 0, x1: 1, y0: threshold, y1: threshold, ...across }
       : { type: 'line', xref: 'x', yref: 'paper', x0: threshold, x1: threshold, y0: 0, y1: 1, ...across };
   });
 }
 
 /** Dotted vertical lines at each marker inside the time range, labelled at the top. */
-function markerShapes(markers: Marker[], timeRange: { start: number; end: number } | undefined): LineShape[] {
+export function markerShapes(markers: Marker[], timeRange: { start: number; end: number } | undefined): LineShape[] {
   return markers
     .filter((marker) => timeRange === undefined || (marker.time >= timeRange.start && marker.time <= timeRange.end))
     .map((marker) => ({

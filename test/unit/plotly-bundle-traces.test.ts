@@ -1,14 +1,18 @@
 // The plotly.js that charts carry is a partial bundle (magics/plotly-library.ts): it must hold every trace type and
 // attribute our figures use, or a chart silently draws nothing where the Plotly extension is missing. Here the
 // bundle is loaded exactly as a notebook gets it (PlotlyLibrary's <script>) in a vm, and its own module registry
-// says which trace types it holds; every figure builder of magics/promql/figure.ts is run over every chart option,
+// says which trace types it holds; every figure builder of magics/promql/figure.ts (and of a canary rollout's chart,
+// magics/docker/deploy/rollout-figure.ts, built on the same parts) is run over every chart option,
 // each chart's HTML is run to get what it hands to Plotly.newPlot, and Plotly.validate checks that against the
 // bundle's schema (an unknown trace type or attribute is an error).
 import { createContext, runInContext, Script, type Context } from 'node:vm';
 
 import { PlotlyLibrary } from '../../magics/plotly-library';
 import { chartBundle } from '../../magics/promql/bundle';
-import * as figureBuilders from '../../magics/promql/figure';
+import * as promqlFigureBuilders from '../../magics/promql/figure';
+import * as rolloutFigureBuilders from '../../magics/docker/deploy/rollout-figure';
+import { parseAnalysis } from '../../magics/docker/deploy/analysis';
+import { RolloutTimeline } from '../../magics/docker/deploy/timeline';
 import type { ChartOptions, Figure } from '../../magics/promql/figure';
 import type { InstantRow, Series } from '../../magics/promql/series';
 
@@ -185,10 +189,31 @@ function optionSets(): ChartOptions[] {
   return sets;
 }
 
+const figureBuilders = { ...promqlFigureBuilders, ...rolloutFigureBuilders };
+
+/** A canary rolled back at its second step: three analyses in three units, every kind of measurement. */
+function rolloutTimeline(): RolloutTimeline {
+  const t0 = start * 1000;
+  const analyses = ['errors: e < 1%', 'latency: l <= 300ms', 'up: u >= 1'].map(parseAnalysis);
+  const timeline = new RolloutTimeline(analyses, t0);
+  timeline.stepStarted(0, 10, t0 + 1000);
+  timeline.stepStarted(1, 50, t0 + 10_000);
+  analyses.forEach((a, index) => {
+    timeline.measured(a, { kind: 'inconclusive', why: 'no data', at: t0 + 2000 });
+    timeline.measured(a, { kind: 'success', value: a.threshold / 2, at: t0 + 5000 });
+    timeline.measured(a, { kind: 'error', message: 'timeout', at: t0 + 8000 });
+    timeline.measured(a, { kind: index === 0 ? 'failure' : 'success', value: a.threshold * (index === 0 ? 3 : 0.5), at: t0 + 12_000 });
+  });
+  timeline.rolledBack('errors was 0.03, not < 1%', { analysis: analyses[0], why: 'errors was 0.03, not < 1%' }, t0 + 12_400);
+  return timeline;
+}
+
 /** Sample input for each figure builder; a new builder without one fails the first test below. */
 const BUILDER_INPUTS: Record<string, (options: ChartOptions) => Figure> = {
   rangeFigure: (options) => figureBuilders.rangeFigure(RANGE_SERIES, options),
   instantFigure: (options) => figureBuilders.instantFigure(INSTANT_ROWS, options),
+  // its options are the title and width; the switches of ChartOptions do not apply
+  rolloutFigure: (options) => figureBuilders.rolloutFigure(rolloutTimeline(), { ...(options.title === undefined ? {} : { title: options.title }), ...(options.width === undefined ? {} : { width: options.width }) }),
 };
 
 describe('the plotly.js bundle charts carry holds everything our figures use', () => {
@@ -197,7 +222,7 @@ describe('the plotly.js bundle charts carry holds everything our figures use', (
     optionSets().map((options) => ({ label: `${builder}(${JSON.stringify(options)})`, figure: build(options) })),
   );
 
-  it('has sample input for every figure builder in magics/promql/figure.ts', () => {
+  it('has sample input for every figure builder in magics/promql/figure.ts and magics/docker/deploy/rollout-figure.ts', () => {
     const builders = Object.entries(figureBuilders)
       .filter(([name, value]) => typeof value === 'function' && /Figure$/.test(name))
       .map(([name]) => name)

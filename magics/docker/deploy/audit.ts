@@ -1,7 +1,8 @@
 // The audit trail of deploys, kept on the engine: every deploy (and rollback), whatever its outcome, leaves a
 // record — a created, never started container whose labels say who, when, which image replaced which, how it
 // ended and how long it took — and the same facts as one line in the cell output, which stays in the saved
-// notebook. %history <service> lists the records (history.ts).
+// notebook. %history <service> lists the records (history.ts). The records are also where DORA's time to restore is
+// read from (restoredAfterMs): a failed canary that rolled itself back says how long it took in restoredMs.
 import type Docker from 'dockerode';
 import { LABEL } from '../engine/labels';
 
@@ -22,6 +23,11 @@ export interface DeployRecord {
   cutoverGapMs: number | undefined;
   /** Through the proxy: from the new version passing its gate to the proxy confirming it routes to it (no gap). */
   switchMs?: number;
+  /**
+   * A failed change restored automatically (a canary rolled back): from the first request the new version could get
+   * to every new request going to the old version again. DORA counts it as a failure and its restore at once.
+   */
+  restoredMs?: number;
 }
 
 const RECORD = LABEL.deployRecord;
@@ -31,7 +37,8 @@ const RECORDS_KEPT = 100;
 export function auditLine(r: DeployRecord): string {
   const gap = r.switchMs !== undefined ? `, switched in ${r.switchMs} ms with no gap` : r.cutoverGapMs === undefined ? '' : `, cutover gap ${r.cutoverGapMs} ms`;
   const previous = r.previousImage ? `, previous ${r.previousImage.replace(/^sha256:/, '').slice(0, 12)}` : ', first deploy';
-  return `[audit] ${r.kind} ${r.image} (${r.imageId.replace(/^sha256:/, '').slice(0, 12)}) to ${r.service} by ${r.by} at ${r.at}: ${r.outcome} in ${(r.durationMs / 1000).toFixed(1)} s${previous}${gap} (deploy ${r.deployId})`;
+  const restored = r.restoredMs === undefined ? '' : `, restored automatically ${(r.restoredMs / 1000).toFixed(1)} s after the new version's first request`;
+  return `[audit] ${r.kind} ${r.image} (${r.imageId.replace(/^sha256:/, '').slice(0, 12)}) to ${r.service} by ${r.by} at ${r.at}: ${r.outcome} in ${(r.durationMs / 1000).toFixed(1)} s${previous}${gap}${restored} (deploy ${r.deployId})`;
 }
 
 /** A deploy that did not end (yet): its kernel died, or it is running now. */
@@ -39,12 +46,16 @@ const unfinished = (r: DeployRecord) => r.outcome === 'started';
 const failed = (r: DeployRecord) => r.outcome.startsWith('failed') || r.outcome.startsWith('killed');
 /** Deploys that changed what serves; "refused" ones (the lock was held) changed nothing and count as neither. */
 const succeeded = (r: DeployRecord) => ['deployed', 'rolled back', 'created', 'updated'].includes(r.outcome);
+/** A failure that restored itself (a canary rolled back): counted with its restore already, it leaves nothing open. */
+const restoredItself = (r: DeployRecord) => failed(r) && r.restoredMs !== undefined;
 
 /**
  * How long the service had been failing when a deploy or rollback succeeds now (DORA's time to restore), from the
  * service's earlier records, newest first; undefined when this success restores nothing.
  * - A successful rollback undoes the newest successful deploy: the failure began when that deploy went out.
  * - A successful deploy right after failed ones (a fix going out): the failure began with the first of those.
+ * - A canary that rolled itself back was restored when it did (its record says how fast): it neither opens a failure
+ *   for a later success to restore, nor closes an earlier one.
  */
 export function restoredAfterMs(earlier: DeployRecord[], kind: string, nowMs: number): number | undefined {
   let since: string | undefined;
@@ -52,7 +63,7 @@ export function restoredAfterMs(earlier: DeployRecord[], kind: string, nowMs: nu
     since = earlier.find((r) => succeeded(r) && r.kind.startsWith('deploy'))?.at;
   } else {
     for (const r of earlier) {
-      if (unfinished(r) || (!failed(r) && !succeeded(r))) continue;
+      if (unfinished(r) || restoredItself(r) || (!failed(r) && !succeeded(r))) continue;
       if (!failed(r)) break;
       since = r.at;
     }
@@ -85,6 +96,7 @@ export async function writeRecord(docker: Docker, r: DeployRecord): Promise<void
     'opsbook.duration-ms': String(r.durationMs),
     'opsbook.cutover-gap-ms': r.cutoverGapMs === undefined ? '' : String(r.cutoverGapMs),
     'opsbook.switch-ms': r.switchMs === undefined ? '' : String(r.switchMs),
+    'opsbook.restored-ms': r.restoredMs === undefined ? '' : String(r.restoredMs),
   };
   const name = recordName(r.service, r.deployId);
   await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
@@ -101,6 +113,7 @@ export async function listRecords(docker: Docker, service: string): Promise<Depl
       const l = c.Labels;
       const gap = l['opsbook.cutover-gap-ms'];
       const switched = l['opsbook.switch-ms'];
+      const restored = l['opsbook.restored-ms'];
       return {
         service: l[LABEL.service] ?? service,
         deployId: l[LABEL.deployId] ?? '',
@@ -114,6 +127,7 @@ export async function listRecords(docker: Docker, service: string): Promise<Depl
         durationMs: Number(l['opsbook.duration-ms'] ?? 0),
         cutoverGapMs: gap ? Number(gap) : undefined,
         ...(switched ? { switchMs: Number(switched) } : {}),
+        ...(restored ? { restoredMs: Number(restored) } : {}),
       };
     })
     .sort((a, b) => b.at.localeCompare(a.at));

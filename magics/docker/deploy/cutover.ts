@@ -22,6 +22,7 @@ import { MagicError } from '../../../kernel/io/errors';
 import { fail } from './failure';
 import { MetricsSource } from './measure';
 import { canaryRollout } from './rollout';
+import type { ChartTarget } from './rollout-report';
 import { DeployResult, DeployRun } from './run';
 import { CANDIDATE_SUFFIX, Candidate, STOP_TIMEOUT_S, Version, addressOf, probeUrl, serving, trimOld, versionFrom, versionOf, versionOptions } from './service';
 import { seconds } from './spec';
@@ -228,9 +229,10 @@ function canaryApplies(run: DeployRun, plan: ProxyPlan, old: Version | undefined
   return false;
 }
 
-/** What a deploy needs besides its run: where the analyses of a canary are measured. */
+/** What a deploy needs besides its run: where the analyses of a canary are measured, and its chart's plotly.js. */
 export interface CutoverOptions {
   metrics?: MetricsSource;
+  charts?: ChartTarget;
 }
 
 /** The whole local deploy inside a run that holds the lock. Throws MagicError on failure (the old version serving). */
@@ -248,7 +250,7 @@ export async function cutover(run: DeployRun, bound: boolean, options: CutoverOp
   let gapMs: number | undefined;
   let switchMs: number;
   if (canary && spec.canary && old) {
-    switchMs = await canaryRollout(run, spec.canary, options.metrics ?? noMetrics(), candidate, old, spec.waitMs - (gated - run.startedAt));
+    switchMs = await canaryRollout(run, spec.canary, options.metrics ?? noMetrics(), candidate, old, spec.waitMs - (gated - run.startedAt), options.charts);
     await drain(run);
   } else {
     if (plan.kind === 'none') {

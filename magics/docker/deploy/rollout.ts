@@ -10,17 +10,23 @@
 // back to 0 at once (the old one takes every request), the file loses it, its in-flight requests finish, it is
 // stopped and kept (named …-candidate) for %logs, the audit record says which analysis failed with which value, and
 // the cell ends with a short error. After the last step: promotion, the same confirmed switch as a plain deploy (the
-// old version kept as the standby), then the cutover's drain and retire.
+// old version kept as the standby), then the cutover's drain and retire. A timeline (timeline.ts) keeps the steps and
+// every measurement, so the display ends as a summary and a chart of the rollout (rollout-report.ts) and a rollback's
+// record carries its time to restore.
 import { MagicError } from '../../../kernel/io/errors';
 import { sleep } from '../../lib/sleep';
 import { RequestAborted } from '../../promql/client';
 import { Routing, serverName } from '../proxy/config';
+import { PlotlyLibrary } from '../../plotly-library';
 import { ProxyError, awaitServersHealthy, setWeights, switchTo, waitDrained } from '../proxy/proxy';
 import { AnalysisRun, AnalysisVerdict, measurementText } from './analysis';
 import { CanaryPlan, CanaryStep } from './canary';
 import { fail } from './failure';
 import { FULL_WEIGHT, canaryRoutingFor, routingFor } from './front';
 import { MetricsSource, measure } from './measure';
+import { pinBuiltins } from './proxy-analyses';
+import { ChartTarget, rolloutEnding } from './rollout-report';
+import { RolloutTimeline } from './timeline';
 import { DeployRun } from './run';
 import { Candidate, STOP_TIMEOUT_S, Version } from './service';
 import { seconds } from './spec';
@@ -34,6 +40,7 @@ interface Rollout {
   /** The routing the proxy's file holds during the rollout. */
   routing: Routing;
   analyses: AnalysisRun;
+  timeline: RolloutTimeline;
 }
 
 /** Why a step ended the rollout early: an analysis' verdict, an interrupt, or the proxy. */
@@ -79,7 +86,10 @@ async function stage(r: Rollout, waitLeftMs: number): Promise<void> {
 async function measureAll(r: Rollout, signal: AbortSignal): Promise<AnalysisVerdict | undefined> {
   const measured = await Promise.all(r.plan.analyses.map(async (a) => ({ a, m: await measure(r.source, a, signal) })));
   let verdict: AnalysisVerdict | undefined;
-  for (const { a, m } of measured) verdict = r.analyses.record(a, m) ?? verdict;
+  for (const { a, m } of measured) {
+    r.timeline.measured(a, m);
+    verdict = r.analyses.record(a, m) ?? verdict;
+  }
   return verdict;
 }
 
@@ -90,6 +100,7 @@ async function runStep(r: Rollout, index: number): Promise<Stop | undefined> {
   const step = plan.steps[index];
   if (signal.aborted) return { why: `interrupted before ${stepLabel(r, index)}` };
   await setWeights(run.docker, r.routing, weightsAt(r, step.percent));
+  r.timeline.stepStarted(index, step.percent);
   r.analyses.startStep();
   const endsAt = Date.now() + step.holdMs;
   show(r, index, step, endsAt);
@@ -120,16 +131,19 @@ async function rollBack(r: Rollout, stop: Stop): Promise<never> {
   run.step(`${stop.why}: rolling back, ${old.name} takes every request again`);
   try {
     await setWeights(docker, r.routing, weightsAt(r, 0));
+    r.timeline.rolledBack(stop.why, stop.verdict);
   } catch (e) {
     // the reload below puts the old version alone in place all the same, only a little later
     io.stream('stderr', `[opsbook] the proxy's weights could not be set back at once (${(e as Error).message}); reloading it with ${old.name} alone\n`);
   }
   await switchTo(docker, routingFor(spec, old.route, []));
+  if (r.timeline.end === undefined) r.timeline.rolledBack(stop.why, stop.verdict);
   await waitDrained(docker, spec.service, spec.drainMs + 2000);
   const name = (await candidate.container.inspect().catch(() => undefined))?.Name.replace(/^\//, '') ?? candidate.route.container;
   await candidate.container.stop({ t: STOP_TIMEOUT_S }).catch(() => undefined);
   const served = `rolled back: ${old.name} (${old.image}) serves every request; the new version is stopped and kept as ${name}`;
-  await run.record(`failed: ${stop.why}; ${served}`, {});
+  const restoredMs = r.timeline.restoredMs;
+  await run.record(`failed: ${stop.why}; ${served}`, restoredMs === undefined ? {} : { restoredMs });
   throw new MagicError(`canary of ${spec.image} to ${spec.service} failed: ${stop.why}; ${served}`, `its logs: %logs ${name}; %deploy --cleanup --name ${spec.service} removes it`);
 }
 
@@ -141,6 +155,7 @@ async function promote(r: Rollout): Promise<number> {
   const started = Date.now();
   try {
     await switchTo(docker, routingFor(spec, candidate.route, [old.route]), { healthTimeoutMs: 5000 });
+    r.timeline.promoted();
   } catch (e) {
     if (!(e instanceof ProxyError)) throw e;
     return rollBack(r, { why: `the proxy no longer sees the new version healthy at promotion (${e.message})` });
@@ -152,10 +167,14 @@ async function promote(r: Rollout): Promise<number> {
 
 /**
  * The canary from a gated new version to its promotion: stage, the steps, promote. Returns the promotion's switch
- * time; throws MagicError after rolling back (the old version then serves every request).
+ * time; throws MagicError after rolling back (the old version then serves every request). Built-in analyses are
+ * pinned to the new version's server first; `charts` is where the ending's chart gets plotly.js.
  */
-export async function canaryRollout(run: DeployRun, plan: CanaryPlan, source: MetricsSource, candidate: Candidate, old: Version, waitLeftMs: number): Promise<number> {
-  const r: Rollout = { run, plan, source, candidate, old, routing: canaryRoutingFor(run.spec, old.route, candidate.route), analyses: new AnalysisRun(plan.analyses, plan) };
+export async function canaryRollout(run: DeployRun, canaryPlan: CanaryPlan, source: MetricsSource, candidate: Candidate, old: Version, waitLeftMs: number, charts: ChartTarget = { plotly: new PlotlyLibrary() }): Promise<number> {
+  const plan = { ...canaryPlan, analyses: pinBuiltins(canaryPlan.analyses, { service: run.spec.service, version: candidate.route.version }, serverName(candidate.route)) };
+  const timeline = new RolloutTimeline(plan.analyses);
+  run.ending = (record) => (timeline.end === undefined ? undefined : rolloutEnding(record, timeline, charts));
+  const r: Rollout = { run, plan, source, candidate, old, routing: canaryRoutingFor(run.spec, old.route, candidate.route), analyses: new AnalysisRun(plan.analyses, plan), timeline };
   await stage(r, waitLeftMs);
   for (let i = 0; i < plan.steps.length; i++) {
     let stop: Stop | undefined;

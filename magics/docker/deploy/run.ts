@@ -4,7 +4,7 @@
 // "started" when the lock is taken, completed at the end whatever the outcome, so a deploy whose kernel is killed
 // still shows in %history (the next deploy completes it as killed when it recovers the service, see reconcile.ts).
 // A deploy that cannot get the lock is recorded too. The local cutover (cutover.ts) and the Swarm update
-// (swarm-deploy.ts) run their steps inside it.
+// (swarm-deploy.ts) run their steps inside it. A canary sets how the display ends (its summary and chart, `ending`).
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { DisplayHandle, Io } from '../../../kernel/io/io';
@@ -12,6 +12,7 @@ import { escapeHtml } from '../../../kernel/io/html';
 import { masker } from '../../lib/secrets';
 import { serviceFilter } from '../engine/labels';
 import { DeployRecord, auditLine, listRecords, restoredAfterMs, writeRecord } from './audit';
+import type { RolloutEnding } from './rollout-report';
 import { HeldLock, acquireLock } from './lock';
 import { reconcile } from './reconcile';
 import { whoDeploys } from './service';
@@ -21,6 +22,8 @@ import { DeploySpec, seconds } from './spec';
 export interface RecordTimes {
   switchMs?: number;
   gapMs?: number;
+  /** A failed canary rolled back: how long the new version had requests (see DeployRecord.restoredMs). */
+  restoredMs?: number;
 }
 
 /** What `const d = %deploy ...` binds. */
@@ -38,9 +41,17 @@ export function auditBundle(r: DeployRecord): { 'text/plain': string; 'text/html
   return { 'text/plain': line, 'text/html': `<pre>${escapeHtml(line)}</pre>` };
 }
 
-/** Counts a restore (DORA's time to restore) when this successful deploy or rollback ends a failure of the service. */
+/**
+ * Counts a restore (DORA's time to restore) when this successful deploy or rollback ends a failure of the service, or
+ * when this failed change restored itself (a canary rolled back: restoredMs).
+ */
 async function recordRestore(docker: Docker, io: Io, r: DeployRecord): Promise<void> {
-  if (!io.record || r.outcome.startsWith('failed')) return;
+  if (!io.record) return;
+  if (r.restoredMs !== undefined) {
+    io.record({ kind: 'restore', service: r.service, seconds: r.restoredMs / 1000 });
+    return;
+  }
+  if (r.outcome.startsWith('failed')) return;
   const earlier = (await listRecords(docker, r.service).catch(() => [])).filter((e) => e.deployId !== r.deployId);
   const ms = restoredAfterMs(earlier, r.kind, Date.now());
   if (ms !== undefined) io.record({ kind: 'restore', service: r.service, seconds: ms / 1000 });
@@ -58,6 +69,8 @@ export class DeployRun {
   private lock: HeldLock | undefined;
   /** Whether the record was completed (a step that failed recorded why before it threw). */
   private recorded = false;
+  /** What the display ends as once the record is written, and what is shown under it; the audit line by default. */
+  ending: ((r: DeployRecord) => RolloutEnding | undefined) | undefined;
 
   /** `kind` is what the record and the progress say: "deploy", "rollback", "deploy (swarm)". */
   constructor(
@@ -128,6 +141,7 @@ export class DeployRun {
       durationMs: Date.now() - this.startedAt,
       cutoverGapMs: times.gapMs,
       ...(times.switchMs !== undefined ? { switchMs: times.switchMs } : {}),
+      ...(times.restoredMs !== undefined ? { restoredMs: times.restoredMs } : {}),
     };
   }
 
@@ -148,8 +162,20 @@ export class DeployRun {
       await recordRestore(this.docker, io, r);
     }
     await this.write(outcome, times);
-    this.finish(auditBundle(r));
+    this.end(r);
     return r;
+  }
+
+  /** The display's end: the audit line, or the ending a canary set (then its chart under it). */
+  private end(r: DeployRecord): void {
+    let ending: RolloutEnding | undefined;
+    try {
+      ending = this.ending?.(r);
+    } catch (e) {
+      this.io.stream('stderr', `[opsbook] the rollout's summary could not be drawn: ${(e as Error).message}\n`);
+    }
+    this.finish(ending?.final ?? auditBundle(r));
+    for (const bundle of ending?.after ?? []) this.io.display(bundle);
   }
 
   /** After an error no step recorded (an engine failure, an interrupt): the record and the display say so. */
