@@ -89,8 +89,8 @@ function proxyJob(job: ProxyScrapeJob): Record<string, unknown> {
  * only (the one the proxy picked), so during a canary the new version's series would have a sample now and then;
  * scraped on each container's own address (its IP on the service's network, reachable from the engine's host), every
  * version is scraped every interval. Docker SD makes one target per exposed port and network of each running
- * container labelled opsbook.service; the proxies go (they have their own job), and only the service's metrics port
- * stays. Targets get container; the service and version labels come from the service's own metrics.
+ * container labelled opsbook.service; the proxies go (they have their own job), Swarm tasks go, and only the
+ * service's metrics port stays. Targets get container; the service and version labels come from the service's own metrics.
  */
 function versionsJob(job: VersionScrapeJob): Record<string, unknown> {
   return {
@@ -99,6 +99,8 @@ function versionsJob(job: VersionScrapeJob): Record<string, unknown> {
     docker_sd_configs: [{ host: job.dockerHost, refresh_interval: job.refreshInterval, filters: [{ name: 'label', values: [SERVICE_LABEL_KEY] }] }],
     relabel_configs: [
       { source_labels: ['__meta_docker_container_label_opsbook_role'], regex: '.+', action: 'drop' },
+      // a Swarm service's tasks carry the label too, but sit on an overlay network the host cannot reach
+      { source_labels: ['__meta_docker_container_label_com_docker_swarm_task_id'], regex: '.+', action: 'drop' },
       { source_labels: ['__meta_docker_port_private'], regex: String(job.port), action: 'keep' },
       { source_labels: ['__meta_docker_container_name'], regex: '/?(.*)', target_label: 'container' },
     ],
