@@ -37,12 +37,13 @@ const DEPLOY_OPTIONS: Magic['options'] = [
   { name: 'confirm', type: 'boolean', description: 'ask before deploying (headless runs then need --yes)' },
   { name: 'yes', short: 'y', type: 'boolean', description: 'do not ask' },
   { name: 'dry-run', type: 'boolean', description: 'show what would happen, change nothing' },
-  { name: 'strategy', type: 'string', valueName: 'canary', description: 'canary: move requests to the new version in --steps, judged by --analysis, rolled back automatically on failure' },
+  { name: 'strategy', type: 'string', valueName: 'canary|bluegreen', description: 'canary: move requests to the new version in --steps; bluegreen: all at once, the old version kept running for --hold; judged by --analysis, rolled back automatically on failure' },
   { name: 'steps', type: 'string', valueName: 'P%[:D],...', description: 'with --strategy canary: the share of requests the new version gets and how long each holds, e.g. 10%:2m,50%:2m,100%' },
-  { name: 'analysis', type: 'list', valueName: '"name: PromQL op threshold"', description: 'with --strategy canary: a condition on one PromQL value (op < <= > >=), measured every --interval (repeatable)' },
-  { name: 'interval', type: 'string', valueName: 'duration', description: 'with --strategy canary: how often each analysis is measured (default 15s)' },
-  { name: 'failure-limit', type: 'number', valueName: 'n', description: 'with --strategy canary: failed measurements tolerated; one more rolls back (default 0: the first)', parse: failureLimitOption },
-  { name: 'inconclusive', type: 'string', valueName: 'pass|fail', description: 'with --strategy canary: a step with no conclusive measurement (no data, NaN) fails (default) or passes' },
+  { name: 'hold', type: 'string', valueName: 'duration', description: 'with --strategy bluegreen: how long the analyses judge the new version, the old one kept running to switch back to (default 2m)' },
+  { name: 'analysis', type: 'list', valueName: '"name: PromQL op threshold"', description: 'with --strategy: a condition on one PromQL value (op < <= > >=), measured every --interval (repeatable)' },
+  { name: 'interval', type: 'string', valueName: 'duration', description: 'with --strategy: how often each analysis is measured (default 15s)' },
+  { name: 'failure-limit', type: 'number', valueName: 'n', description: 'with --strategy: failed measurements tolerated; one more rolls back (default 0: the first)', parse: failureLimitOption },
+  { name: 'inconclusive', type: 'string', valueName: 'pass|fail', description: 'with --strategy: a step (or the hold) with no conclusive measurement (no data, NaN) fails (default) or passes' },
   { name: 'cleanup', type: 'boolean', description: "remove what failed or interrupted deploys of --name left: candidates, a dead kernel's lock, old stopped versions beyond --keep" },
 ];
 
@@ -81,7 +82,7 @@ export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv
       if (o.confirm === true || isProtected(spec.service, env)) await confirmDeploy(call, spec);
       const { docker, target } = await connection.engine();
       if (o.swarm === true) await requireManager(docker, target.shown);
-      const kind = o.swarm === true ? 'deploy (swarm)' : spec.canary ? 'deploy (canary)' : spec.kind;
+      const kind = o.swarm === true ? 'deploy (swarm)' : spec.canary ? `deploy (${spec.canary.strategy})` : spec.kind;
       const imageId = await localImageId(docker, spec.image).catch((e: Error) => recordRefused(docker, call.io, spec, kind, e));
       const run = new DeployRun(docker, call.io, spec, imageId, kind);
       const replicas = typeof o.replicas === 'number' ? o.replicas : 1;
