@@ -3,8 +3,10 @@
 // progress display and the audit record around the local cutover (deploy/cutover.ts) or the Swarm update
 // (deploy/swarm-deploy.ts); --strategy canary moves requests in steps judged by Prometheus (deploy/rollout.ts), its
 // queries asked once (deploy/measure.ts) before anything starts. --cleanup (deploy/cleanup.ts) removes what failed deploys left; --dry-run only says.
+// %%deploy <service> is the same with one option a line below (deploy/cell-form.ts).
 import type { Magic, MagicCall } from '../registry';
 import type { DockerConnection } from './engine/connection';
+import { deployCellOf } from './deploy/cell-form';
 import { cleanupService } from './deploy/cleanup';
 import { confirmDeploy } from './deploy/confirm';
 import { failureLimitOption } from './deploy/canary';
@@ -47,14 +49,16 @@ const DEPLOY_OPTIONS: Magic['options'] = [
   { name: 'cleanup', type: 'boolean', description: "remove what failed or interrupted deploys of --name left: candidates, a dead kernel's lock, old stopped versions beyond --keep" },
 ];
 
+const DEPLOY_POSITIONAL: Magic['positional'] = { name: 'image', description: 'the image to run (built with %build); %%deploy: the service, then one item a line below: image REF, --option value, or an analysis as PromQL' };
+
 function textBundle(text: string): object {
   return { [Symbol.for('Jupyter.display')]: () => ({ 'text/plain': text }) };
 }
 
-async function cleanup(call: MagicCall, connection: DockerConnection): Promise<object> {
-  const service = call.args.options.name;
+async function cleanup(call: MagicCall, o: Record<string, unknown>, connection: DockerConnection): Promise<object> {
+  const service = o.name;
   if (typeof service !== 'string') throw new UsageError('%deploy --cleanup needs --name <service>');
-  const keep = typeof call.args.options.keep === 'number' ? call.args.options.keep : DEFAULT_KEEP;
+  const keep = typeof o.keep === 'number' ? o.keep : DEFAULT_KEEP;
   const { docker } = await connection.engine();
   // the lock is a created container: any image the service already has will do
   const anyImage = (await docker.listContainers({ all: true, filters: serviceFilter(service) }))[0]?.ImageID;
@@ -68,13 +72,13 @@ export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv
   return {
     name: 'deploy',
     summary: 'deploy an image as a service: health-gated cutover, the old version kept serving on failure, audited',
-    kind: 'line',
-    positional: { name: 'image', description: 'the image to run (built with %build)' },
+    kind: 'both',
+    positional: DEPLOY_POSITIONAL,
     options: DEPLOY_OPTIONS,
     run: async (call) => {
-      const o = call.args.options;
-      if (o.cleanup === true) return cleanup(call, connection);
-      const spec = deploySpecOf(call.args.rest, o, env);
+      const { image, options: o } = call.body === undefined ? { image: call.args.rest, options: call.args.options } : deployCellOf(call.args, call.body, { options: DEPLOY_OPTIONS, positional: DEPLOY_POSITIONAL });
+      if (o.cleanup === true) return cleanup(call, o, connection);
+      const spec = deploySpecOf(image, o, env);
       if (o['dry-run'] === true) return textBundle(planText(spec));
       const metrics: MetricsSource = { settings: config.prometheus(), env };
       // every query asked once now: one that does not parse or answers several series stops the deploy before it starts
