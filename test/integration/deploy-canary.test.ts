@@ -21,7 +21,7 @@ import { describeWithDocker, removeByLabel } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
 import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
 import { LoopStats, get, requestLoop } from '../support/request-loop';
-import { answersBetween, progressText, serviceState, streamsOf, textOf, valueOf, whenStep } from '../support/deploy-state';
+import { answersBetween, progressText, proxyErrorRatio, serviceState, streamsOf, textOf, valueOf, whenStep } from '../support/deploy-state';
 import { PrometheusHandle, startPrometheus } from '../support/prometheus';
 import { DeployRecord, listRecords } from '../../magics/docker/deploy/audit';
 import { serving, versions } from '../../magics/docker/deploy/service';
@@ -35,10 +35,7 @@ const REPO = `opsbook-test/canary-${process.pid}`;
 const LOOP = { maxRequests: 50_000, maxMs: 240_000 };
 
 /** The 5xx share of one version's answers through the proxy, over the last 5 s. */
-function errorRatio(version: string): string {
-  const sel = `service='${SERVICE}',version='${version}'`;
-  return `sum(rate(haproxy_server_http_responses_total{${sel},code='5xx'}[5s])) / sum(rate(haproxy_server_http_responses_total{${sel}}[5s]))`;
-}
+const errorRatio = (version: string): string => proxyErrorRatio(SERVICE, version);
 
 /** Answers the loop got that the rollout itself would cause: refused or reset connections, the proxy's own errors. */
 function rolloutFailures(stats: LoopStats): Array<[number, number]> {
@@ -131,7 +128,7 @@ describeDocker('%deploy --strategy canary: steps through the proxy, judged by Pr
   test('a good version is promoted through its steps, the old one retired; while a step holds it answers its share of requests', async () => {
     const loop = requestLoop(port, { ...LOOP, pauseMs: 1 });
     const steps = answersBetween(k, loop, ['canary step 1 of 2 (30%)', 'every step passed']);
-    const r = await canary(images.v2, '2', '30%:15s,100%');
+    const r = await canary(images.v2, '2', '30%:25s,100%');
     const stats = await loop.stop();
     steps.off();
     console.log(`good canary: ${stats.total} requests, by body ${JSON.stringify([...stats.byBody])}, by status ${JSON.stringify([...stats.byStatus])}; step 1: ${JSON.stringify(steps.windows().map((w) => [w.total, [...w.byBody]]))}`);

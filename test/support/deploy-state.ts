@@ -128,3 +128,9 @@ export function answersBetween(kernel: TestKernel, loop: { stats: { total: numbe
     },
   };
 }
+
+/** PromQL: the 5xx share of one version's answers through its service's proxy, over the last 5 s. */
+export function proxyErrorRatio(service: string, version: string): string {
+  const sel = `service='${service}',version='${version}'`;
+  return `sum(rate(haproxy_server_http_responses_total{${sel},code='5xx'}[5s])) / sum(rate(haproxy_server_http_responses_total{${sel}}[5s]))`;
+}
