@@ -99,7 +99,11 @@ function shortMessage(e: CommanderError): string {
 
 /** Parses a magic's argument text. Throws UsageError; `--help` is not parsed here (see wantsHelp). */
 export function parseArgs(name: string, spec: OptionSpec, text: string): ParsedArgs {
-  const words = tokenize(text);
+  return parseWords(name, spec, tokenize(text));
+}
+
+/** Parses words already split (a cell magic's lines, each tokenized on its own). Throws UsageError. */
+export function parseWords(name: string, spec: OptionSpec, words: string[]): ParsedArgs {
   const output = { text: '' };
   const cmd = command(name, spec, output);
   try {

@@ -48,6 +48,13 @@ export interface Io {
   readonly cellId?: string;
   /** Counts an ops event in the kernel's metrics (served when OPSBOOK_METRICS_PORT is set). */
   record?(event: OpsEvent): void;
+  /**
+   * Makes an interrupt's answer wait for `work`, work that must end before another cell may run (a deploy rolling
+   * back and releasing its lock): the signal still fires at once, but the cell answers KeyboardInterrupt only once
+   * `work` has settled, or `limitMs` after the interrupt, saying on stderr that `what` still runs. A second
+   * interrupt answers at once. Returns `work`. Absent (an Io outside a cell): nothing waits.
+   */
+  holdInterrupt?<T>(work: Promise<T>, what: string, limitMs: number): Promise<T>;
 }
 
 export class StdinNotAllowedError extends Error {

@@ -5,8 +5,10 @@
 // queries asked once (deploy/measure.ts) before anything starts; `--analysis proxy-errors<1%` and friends are built-in
 // queries on the proxy's metrics (deploy/proxy-analyses.ts); the rollout ends with a summary and a chart (deploy/
 // rollout-report.ts), which shares the notebook's plotly.js with %promql. --cleanup (deploy/cleanup.ts) removes what failed deploys left; --dry-run only says.
+// %%deploy <service> is the same with one option a line below (deploy/cell-form.ts).
 import type { Magic, MagicCall } from '../registry';
 import type { DockerConnection } from './engine/connection';
+import { deployCellOf } from './deploy/cell-form';
 import { cleanupService } from './deploy/cleanup';
 import { confirmDeploy } from './deploy/confirm';
 import { failureLimitOption } from './deploy/canary';
@@ -41,23 +43,26 @@ const DEPLOY_OPTIONS: Magic['options'] = [
   { name: 'confirm', type: 'boolean', description: 'ask before deploying (headless runs then need --yes)' },
   { name: 'yes', short: 'y', type: 'boolean', description: 'do not ask' },
   { name: 'dry-run', type: 'boolean', description: 'show what would happen, change nothing' },
-  { name: 'strategy', type: 'string', valueName: 'canary', description: 'canary: move requests to the new version in --steps, judged by --analysis, rolled back automatically on failure' },
+  { name: 'strategy', type: 'string', valueName: 'canary|bluegreen', description: 'canary: move requests to the new version in --steps; bluegreen: all at once, the old version kept running for --hold; judged by --analysis, rolled back automatically on failure' },
   { name: 'steps', type: 'string', valueName: 'P%[:D],...', description: 'with --strategy canary: the share of requests the new version gets and how long each holds, e.g. 10%:2m,50%:2m,100%' },
-  { name: 'analysis', type: 'list', valueName: '"name: PromQL op threshold"', description: 'with --strategy canary: a condition on one PromQL value (op < <= > >=), measured every --interval (repeatable); built-in on the proxy\'s metrics: proxy-errors<1%, proxy-latency<300ms' },
-  { name: 'interval', type: 'string', valueName: 'duration', description: 'with --strategy canary: how often each analysis is measured (default 15s)' },
-  { name: 'failure-limit', type: 'number', valueName: 'n', description: 'with --strategy canary: failed measurements tolerated; one more rolls back (default 0: the first)', parse: failureLimitOption },
-  { name: 'inconclusive', type: 'string', valueName: 'pass|fail', description: 'with --strategy canary: a step with no conclusive measurement (no data, NaN) fails (default) or passes' },
+  { name: 'hold', type: 'string', valueName: 'duration', description: 'with --strategy bluegreen: how long the analyses judge the new version, the old one kept running to switch back to (default 2m)' },
+  { name: 'analysis', type: 'list', valueName: '"name: PromQL op threshold"', description: 'with --strategy: a condition on one PromQL value (op < <= > >=), measured every --interval (repeatable); built-in on the proxy\'s metrics: proxy-errors<1%, proxy-latency<300ms' },
+  { name: 'interval', type: 'string', valueName: 'duration', description: 'with --strategy: how often each analysis is measured (default 15s)' },
+  { name: 'failure-limit', type: 'number', valueName: 'n', description: 'with --strategy: failed measurements tolerated; one more rolls back (default 0: the first)', parse: failureLimitOption },
+  { name: 'inconclusive', type: 'string', valueName: 'pass|fail', description: 'with --strategy: a step (or the hold) with no conclusive measurement (no data, NaN) fails (default) or passes' },
   { name: 'cleanup', type: 'boolean', description: "remove what failed or interrupted deploys of --name left: candidates, a dead kernel's lock, old stopped versions beyond --keep" },
 ];
+
+const DEPLOY_POSITIONAL: Magic['positional'] = { name: 'image', description: 'the image to run (built with %build); %%deploy: the service, then one item a line below: image REF, --option value, or an analysis as PromQL' };
 
 function textBundle(text: string): object {
   return { [Symbol.for('Jupyter.display')]: () => ({ 'text/plain': text }) };
 }
 
-async function cleanup(call: MagicCall, connection: DockerConnection): Promise<object> {
-  const service = call.args.options.name;
+async function cleanup(call: MagicCall, o: Record<string, unknown>, connection: DockerConnection): Promise<object> {
+  const service = o.name;
   if (typeof service !== 'string') throw new UsageError('%deploy --cleanup needs --name <service>');
-  const keep = typeof call.args.options.keep === 'number' ? call.args.options.keep : DEFAULT_KEEP;
+  const keep = typeof o.keep === 'number' ? o.keep : DEFAULT_KEEP;
   const { docker } = await connection.engine();
   // the lock is a created container: any image the service already has will do
   const anyImage = (await docker.listContainers({ all: true, filters: serviceFilter(service) }))[0]?.ImageID;
@@ -74,14 +79,15 @@ export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv
   return {
     name: 'deploy',
     summary: 'deploy an image as a service: health-gated cutover, the old version kept serving on failure, audited',
-    kind: 'line',
-    positional: { name: 'image', description: 'the image to run (built with %build)' },
+    kind: 'both',
+    positional: DEPLOY_POSITIONAL,
     options: DEPLOY_OPTIONS,
     run: async (call) => {
-      const o = call.args.options;
-      if (o.cleanup === true) return cleanup(call, connection);
+      const { image, options: given } = call.body === undefined ? { image: call.args.rest, options: call.args.options } : deployCellOf(call.args, call.body, { options: DEPLOY_OPTIONS, positional: DEPLOY_POSITIONAL });
+      if (given.cleanup === true) return cleanup(call, given, connection);
       // built-in analyses become queries on the new version's proxy metrics, then are checked like any other
-      const spec = deploySpecOf(call.args.rest, typeof o.name === 'string' ? withBuiltinAnalyses(o, { service: o.name, version: versionOf(call.args.rest) }) : o, env);
+      const o = typeof given.name === 'string' ? withBuiltinAnalyses(given, { service: given.name, version: versionOf(image) }) : given;
+      const spec = deploySpecOf(image, o, env);
       if (o['dry-run'] === true) return textBundle(planText(spec));
       const metrics: MetricsSource = { settings: config.prometheus(), env };
       // every query asked once now: one that does not parse or answers several series stops the deploy before it starts
@@ -89,7 +95,7 @@ export function deployMagic(connection: DockerConnection, env: NodeJS.ProcessEnv
       if (o.confirm === true || isProtected(spec.service, env)) await confirmDeploy(call, spec);
       const { docker, target } = await connection.engine();
       if (o.swarm === true) await requireManager(docker, target.shown);
-      const kind = o.swarm === true ? 'deploy (swarm)' : spec.canary ? 'deploy (canary)' : spec.kind;
+      const kind = o.swarm === true ? 'deploy (swarm)' : spec.canary ? `deploy (${spec.canary.strategy})` : spec.kind;
       const imageId = await localImageId(docker, spec.image).catch((e: Error) => recordRefused(docker, call.io, spec, kind, e));
       const run = new DeployRun(docker, call.io, spec, imageId, kind);
       const replicas = typeof o.replicas === 'number' ? o.replicas : 1;

@@ -6,8 +6,10 @@
 // - a version that is healthy but answers 500 for half its requests (APP_ERROR_RATE) is rolled back at its first
 //   step: a request loop through the proxy sees the bad version's own 500s and nothing else (no refused connection,
 //   no proxy error), the old version serves again, the new one is stopped and kept, the record names the value;
-// - a good version is promoted through its steps and the old one retired;
-// - an interrupt mid-step rolls back the same way, with no failed request.
+// - a good version is promoted through its steps and the old one retired, the share of requests it answered while
+//   a step held within 5 points of the step's weight (over at least 500 requests);
+// - an interrupt mid-step rolls back the same way, with no failed request, and the cell answers only once the
+//   rollback is done: a cell queued behind it finds the record complete, the weights as the file says, the lock free.
 // The steps are seconds long; every wait is for a condition. Skipped with a warning without Docker, except with CI=true.
 import { execFileSync } from 'node:child_process';
 import Docker from 'dockerode';
@@ -19,9 +21,9 @@ import { describeWithDocker, removeByLabel } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
 import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
 import { LoopStats, get, requestLoop } from '../support/request-loop';
-import { progressText, serviceState, textOf, valueOf, whenStep } from '../support/deploy-state';
+import { answersBetween, progressText, proxyErrorRatio, serviceState, streamsOf, textOf, valueOf, whenStep } from '../support/deploy-state';
 import { PrometheusHandle, startPrometheus } from '../support/prometheus';
-import { listRecords } from '../../magics/docker/deploy/audit';
+import { DeployRecord, listRecords } from '../../magics/docker/deploy/audit';
 import { serving, versions } from '../../magics/docker/deploy/service';
 import { currentRouting, serverStates } from '../../magics/docker/proxy/proxy';
 
@@ -33,10 +35,7 @@ const REPO = `opsbook-test/canary-${process.pid}`;
 const LOOP = { maxRequests: 50_000, maxMs: 240_000 };
 
 /** The 5xx share of one version's answers through the proxy, over the last 5 s. */
-function errorRatio(version: string): string {
-  const sel = `service='${SERVICE}',version='${version}'`;
-  return `sum(rate(haproxy_server_http_responses_total{${sel},code='5xx'}[5s])) / sum(rate(haproxy_server_http_responses_total{${sel}}[5s]))`;
-}
+const errorRatio = (version: string): string => proxyErrorRatio(SERVICE, version);
 
 /** Answers the loop got that the rollout itself would cause: refused or reset connections, the proxy's own errors. */
 function rolloutFailures(stats: LoopStats): Array<[number, number]> {
@@ -49,8 +48,8 @@ describeDocker('%deploy --strategy canary: steps through the proxy, judged by Pr
   let prometheus: PrometheusHandle;
   let port: number;
   const images = { v1: `${REPO}:1`, v2: `${REPO}:2`, bad: `${REPO}:bad`, again: `${REPO}:again` };
-  const deploy = (image: string, extra: string) => k.client.execute(`%deploy ${image} --name ${SERVICE} -p 127.0.0.1:${port}:8080 --wait 60s --drain 5s --yes ${extra}`, {}, 240_000);
-  const canary = (image: string, version: string, steps: string, extra = '') => deploy(image, `--strategy canary --steps ${steps} --interval 1s --analysis "errors: ${errorRatio(version)} < 0.1" ${extra}`);
+  const deploy = (image: string, extra: string, request: Record<string, unknown> = {}) => k.client.execute(`%deploy ${image} --name ${SERVICE} -p 127.0.0.1:${port}:8080 --wait 60s --drain 5s --yes ${extra}`, request, 240_000);
+  const canary = (image: string, version: string, steps: string, extra = '', request: Record<string, unknown> = {}) => deploy(image, `--strategy canary --steps ${steps} --interval 1s --analysis "errors: ${errorRatio(version)} < 0.1" ${extra}`, request);
 
   beforeAll(async () => {
     await ensureDocker();
@@ -126,13 +125,21 @@ describeDocker('%deploy --strategy canary: steps through the proxy, judged by Pr
     expect(weights).toEqual([100]);
   }, 300_000);
 
-  test('a good version is promoted through its steps, the old one retired', async () => {
-    const loop = requestLoop(port, LOOP);
-    const r = await canary(images.v2, '2', '30%:8s,100%');
+  test('a good version is promoted through its steps, the old one retired; while a step holds it answers its share of requests', async () => {
+    const loop = requestLoop(port, { ...LOOP, pauseMs: 1 });
+    const steps = answersBetween(k, loop, ['canary step 1 of 2 (30%)', 'every step passed']);
+    const r = await canary(images.v2, '2', '30%:25s,100%');
     const stats = await loop.stop();
-    console.log(`good canary: ${stats.total} requests, by body ${JSON.stringify([...stats.byBody])}, by status ${JSON.stringify([...stats.byStatus])}`);
+    steps.off();
+    console.log(`good canary: ${stats.total} requests, by body ${JSON.stringify([...stats.byBody])}, by status ${JSON.stringify([...stats.byStatus])}; step 1: ${JSON.stringify(steps.windows().map((w) => [w.total, [...w.byBody]]))}`);
     expect(r.reply.content.status).toBe('ok');
     expect(stats.failed).toBe(0);
+    // the 30% step: the new version answered 30% of the requests, ±5 points, over 500 requests or more
+    const [step1] = steps.windows();
+    expect(step1.total).toBeGreaterThanOrEqual(500);
+    const share = (100 * (step1.byBody.get('hello from opsbook-sample-app 2') ?? 0)) / step1.total;
+    expect(Math.abs(share - 30)).toBeLessThanOrEqual(5);
+    expect((step1.byBody.get('hello from opsbook-sample-app 1') ?? 0) + (step1.byBody.get('hello from opsbook-sample-app 2') ?? 0)).toBe(step1.total);
     // it was judged: a successful measurement showed while 30% went to it
     expect(r.outputs.map(progressText).some((t) => t !== undefined && /canary step 1 of 2 \(30%\).*\n {2}errors: [0-9.]+ < 0\.1 ✓/.test(t))).toBe(true);
     expect((await get(port)).body).toContain('opsbook-sample-app 2');
@@ -144,7 +151,7 @@ describeDocker('%deploy --strategy canary: steps through the proxy, judged by Pr
     expect(record.kind).toBe('deploy (canary)');
   }, 300_000);
 
-  test('an interrupt mid-step rolls back: the old version serves every request, none failed', async () => {
+  test('an interrupt mid-step rolls back before the cell answers: the old version serves every request, none failed; a cell queued behind it finds the service in order and the lock free', async () => {
     const servingBefore = await serving(docker, SERVICE);
     const bodyBefore = (await get(port)).body;
     const loop = requestLoop(port, LOOP);
@@ -153,14 +160,23 @@ describeDocker('%deploy --strategy canary: steps through the proxy, judged by Pr
       await loop.reached(loop.stats.total + 50);
       await k.client.call('interrupt_request', {}, { channel: 'control', timeoutMs: 5000 });
     }, 180_000);
-    const r = await canary(images.again, 'again', '50%:120s,100%', '-e APP_VERSION=again');
+    // the next cell is queued before the interrupt (stop_on_error false: it runs after the interrupted one answers)
+    const pending = canary(images.again, 'again', '50%:120s,100%', '-e APP_VERSION=again', { stop_on_error: false });
+    const queued = k.client.execute(`const h = %history ${SERVICE} --limit 1
+console.log(JSON.stringify({ outcome: h[0].outcome }))
+%deploy --cleanup --name ${SERVICE}`, {}, 240_000);
+    const r = await pending;
     await interrupted;
     expect(r.reply.content.ename).toBe('KeyboardInterrupt');
-    // the cell answers at once; the rollback finishes behind it: its record is the condition to wait for
-    const record = await until(async () => {
-      const newest = (await listRecords(docker, SERVICE))[0];
-      return newest.image === images.again && newest.outcome !== 'started' && !(await serviceState(docker, SERVICE)).lockHeld ? newest : undefined;
-    }, 120_000);
+    // the queued cell ran after the answer: the rollback's record was complete, the proxy's weights already the
+    // file's (cleanup had none to set back), and the lock free (cleanup takes it; a live holder refuses it)
+    const next = await queued;
+    console.log(`the cell queued behind the interrupt: ${textOf(next)}`);
+    expect(next.reply.content.status).toBe('ok');
+    expect(streamsOf(next)).toMatch(/"outcome":"failed: interrupted during step 1 of 2 \(50%\); rolled back/);
+    expect(valueOf(next)).toMatch(/removed \S+-candidate, a new version that never served/);
+    expect(valueOf(next)).not.toMatch(/weights/);
+    const record = (await listRecords(docker, SERVICE)).find((rec) => rec.image === images.again) as DeployRecord;
     const stats = await loop.stop();
     console.log(`interrupted canary: ${stats.total} requests, by body ${JSON.stringify([...stats.byBody])}; ${record.outcome}`);
     expect(record.outcome).toMatch(new RegExp(`^failed: interrupted during step 1 of 2 \\(50%\\); rolled back: ${SERVICE}-\\w+ \\(${servingBefore?.Labels['opsbook.image']}\\) serves every request`));
@@ -201,13 +217,3 @@ describeDocker('%deploy --strategy canary: steps through the proxy, judged by Pr
   }, 300_000);
 });
 
-/** Polls `check` until it returns a value (every 250 ms), failing after `timeoutMs`. */
-async function until<T>(check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}

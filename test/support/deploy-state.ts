@@ -94,3 +94,43 @@ export async function historyOf(kernel: TestKernel, service: string): Promise<Ar
   if (line === undefined) throw new Error(`%history printed no records: ${textOf(r)}`);
   return JSON.parse(line);
 }
+
+/** The loop's answers between two progress updates: how many, and how many 200s each body got. */
+export interface AnswerWindow {
+  from: string;
+  to: string;
+  total: number;
+  byBody: Map<string, number>;
+}
+
+/**
+ * Counts a request loop's answers between progress updates: a snapshot of its counts at the first update containing
+ * each of `marks` (in order), so each step of a rollout gets the answers given while it held. Register it before the
+ * cell runs; `windows()` gives the spans between consecutive marks that were seen.
+ */
+export function answersBetween(kernel: TestKernel, loop: { stats: { total: number; byBody: Map<string, number> } }, marks: string[]): { windows(): AnswerWindow[]; off(): void } {
+  const snaps = new Map<string, { total: number; byBody: Map<string, number> }>();
+  const off = kernel.client.onIopubMessage((m) => {
+    const text = progressText(m);
+    if (text === undefined) return;
+    for (const mark of marks) if (!snaps.has(mark) && text.includes(mark)) snaps.set(mark, { total: loop.stats.total, byBody: new Map(loop.stats.byBody) });
+  });
+  return {
+    off,
+    windows() {
+      const seen = marks.filter((m) => snaps.has(m));
+      return seen.slice(1).map((to, i) => {
+        const a = snaps.get(seen[i]) as { total: number; byBody: Map<string, number> };
+        const b = snaps.get(to) as { total: number; byBody: Map<string, number> };
+        const byBody = new Map([...b.byBody].map(([body, n]) => [body, n - (a.byBody.get(body) ?? 0)]));
+        return { from: seen[i], to, total: b.total - a.total, byBody };
+      });
+    },
+  };
+}
+
+/** PromQL: the 5xx share of one version's answers through its service's proxy, over the last 5 s. */
+export function proxyErrorRatio(service: string, version: string): string {
+  const sel = `service='${service}',version='${version}'`;
+  return `sum(rate(haproxy_server_http_responses_total{${sel},code='5xx'}[5s])) / sum(rate(haproxy_server_http_responses_total{${sel}}[5s]))`;
+}

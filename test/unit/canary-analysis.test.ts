@@ -4,7 +4,7 @@
 // value out of a Prometheus instant-query answer (several series and range vectors refused).
 import { UsageError } from '../../kernel/io/errors';
 import { AnalysisRun, CONSECUTIVE_ERROR_LIMIT, judge, measurementText, parseAnalyses, parseAnalysis } from '../../magics/docker/deploy/analysis';
-import { canaryPlanOf, failureLimitOption, parseSteps } from '../../magics/docker/deploy/canary';
+import { CanaryPlan, canaryPlanOf, canaryPlanText, failureLimitOption, parseSteps } from '../../magics/docker/deploy/canary';
 import { readAnswer } from '../../magics/docker/deploy/measure';
 import { deploySpecOf } from '../../magics/docker/deploy/spec';
 
@@ -128,15 +128,26 @@ describe('--steps and the canary options', () => {
   test('a plain deploy has no plan; canary-only options need --strategy canary', () => {
     expect(canaryPlanOf({})).toBeUndefined();
     expect(() => canaryPlanOf({ analysis: ['e: x < 1'] })).toThrow('%deploy: --analysis needs --strategy canary');
-    expect(() => canaryPlanOf({ strategy: 'bluegreen' })).toThrow(/bluegreen does not exist yet/);
     expect(() => canaryPlanOf({ strategy: 'rainbow', steps: '10%' })).toThrow(/unknown --strategy "rainbow"/);
     expect(() => canaryPlanOf({ strategy: 'canary' })).toThrow(/needs --steps/);
     expect(() => canaryPlanOf({ strategy: 'canary', steps: '10%', swarm: true })).toThrow(/not with --swarm/);
     expect(() => canaryPlanOf({ strategy: 'canary', steps: '10%', inconclusive: 'maybe' })).toThrow(/--inconclusive takes pass or fail/);
   });
   test('defaults: every 15 s, the first failure fails, inconclusive steps fail', () => {
-    expect(canaryPlanOf({ strategy: 'canary', steps: '10%:1m,100%', analysis: ['e: x < 1'] })).toEqual({ steps: [{ percent: 10, holdMs: 60_000 }, { percent: 100, holdMs: 0 }], analyses: [parseAnalysis('e: x < 1')], intervalMs: 15_000, failureLimit: 0, inconclusive: 'fail' });
+    expect(canaryPlanOf({ strategy: 'canary', steps: '10%:1m,100%', analysis: ['e: x < 1'] })).toEqual({ strategy: 'canary', steps: [{ percent: 10, holdMs: 60_000 }, { percent: 100, holdMs: 0 }], analyses: [parseAnalysis('e: x < 1')], intervalMs: 15_000, failureLimit: 0, inconclusive: 'fail' });
     expect(canaryPlanOf({ strategy: 'canary', steps: '50%', interval: '2s', 'failure-limit': 2, inconclusive: 'pass' })).toMatchObject({ intervalMs: 2000, failureLimit: 2, inconclusive: 'pass' });
+  });
+  test('bluegreen: one step of 100% held for --hold (default 2m), the analyses and limits as a canary\'s', () => {
+    expect(canaryPlanOf({ strategy: 'bluegreen' })).toEqual({ strategy: 'bluegreen', steps: [{ percent: 100, holdMs: 120_000 }], analyses: [], intervalMs: 15_000, failureLimit: 0, inconclusive: 'fail' });
+    expect(canaryPlanOf({ strategy: 'bluegreen', hold: '30s', analysis: ['e: x < 1'], interval: '1s', 'failure-limit': 1 })).toMatchObject({ steps: [{ percent: 100, holdMs: 30_000 }], intervalMs: 1000, failureLimit: 1 });
+    expect(() => canaryPlanOf({ strategy: 'bluegreen', steps: '10%' })).toThrow(/--strategy bluegreen takes no --steps/);
+    expect(() => canaryPlanOf({ strategy: 'bluegreen', hold: 'soon' })).toThrow(/^--hold: /);
+    expect(() => canaryPlanOf({ strategy: 'bluegreen', hold: '0s' })).toThrow('--hold must be positive');
+    expect(() => canaryPlanOf({ strategy: 'canary', steps: '10%', hold: '1m' })).toThrow(/--hold is for --strategy bluegreen/);
+    expect(() => canaryPlanOf({ hold: '1m' })).toThrow('%deploy: --hold needs --strategy bluegreen');
+    expect(() => canaryPlanOf({ strategy: 'bluegreen', swarm: true })).toThrow('--strategy bluegreen works on the local path, not with --swarm');
+    expect(canaryPlanText(canaryPlanOf({ strategy: 'bluegreen', hold: '90s' }) as CanaryPlan)[0]).toBe('  blue-green: every request to the new version once the proxy sees it healthy, the old one kept running for 90.0 s, then stopped');
+    expect(() => deploySpecOf('shop/api:2', { name: 'api', strategy: 'bluegreen' }, {})).toThrow('%deploy --strategy bluegreen needs a published port');
   });
   test('--failure-limit takes a whole number ≥ 0', () => {
     expect(failureLimitOption('2')).toBe(2);

@@ -78,3 +78,34 @@ test('display handles update and clear the same display id', () => {
     ['update_display_data', 'd1'],
   ]);
 });
+
+test('work held for an interrupt: nothing held answers at once; held work is waited for, bounded, and may reject', async () => {
+  const { io, streams } = collect();
+  expect(io.heldWork()).toBeUndefined();
+  let finishWork!: () => void;
+  const work = io.holdInterrupt(new Promise<void>((resolve) => (finishWork = resolve)), 'the rollback', 60_000);
+  const failing = io.holdInterrupt(Promise.reject(new Error('rolled back')), 'the failing one', 60_000);
+  await expect(failing).rejects.toThrow('rolled back');
+  io.interrupt();
+  const held = io.heldWork();
+  expect(held).toBeDefined();
+  let done = false;
+  void held?.then(() => (done = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(done).toBe(false);
+  expect(io.heldDescription()).toBe('the rollback');
+  finishWork();
+  await work;
+  await held;
+  expect(io.heldWork()).toBeUndefined();
+  expect(streams()).toEqual([]);
+});
+
+test('held work past its limit: the interrupt answers, saying the work still runs', async () => {
+  const { io, streams } = collect();
+  void io.holdInterrupt(new Promise<void>(() => undefined), 'the deploy of api', 20);
+  io.interrupt();
+  await io.heldWork();
+  io.flush();
+  expect(streams().map((m) => m.content.text).join('')).toMatch(/^\[opsbook\] the deploy of api still runs 0 s after the interrupt: the cell answers now/);
+});

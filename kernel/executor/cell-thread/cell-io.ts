@@ -1,6 +1,7 @@
 // The worker-side Io: one CellIo per request. Stream writes are batched (flushed by size or age, and always
 // before the reply), output beyond a limit is dropped with one visible notice, and everything carries the
-// id of the request that caused it, found through AsyncLocalStorage so late async output lands in its cell.
+// id of the request that caused it, found through AsyncLocalStorage so late async output lands in its cell. An
+// interrupt's answer may wait, bounded, for work a magic holds (holdInterrupt: a deploy rolling back).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
 import type { MimeBundle } from '../../protocol/messages';
@@ -23,6 +24,13 @@ function outputLimitBytes(): number {
   return cachedLimit.bytes;
 }
 
+/** Work an interrupt's answer waits for: settles (never rejects) when the work does. */
+interface HeldWork {
+  done: Promise<void>;
+  what: string;
+  limitMs: number;
+}
+
 export class CellIo implements Io {
   private readonly controller = new AbortController();
   private pendingName: 'stdout' | 'stderr' | undefined;
@@ -35,6 +43,8 @@ export class CellIo implements Io {
   private readonly limit = outputLimitBytes();
   private readonly inputs = new Map<string, { resolve: (v: string) => void; reject: (e: Error) => void }>();
   private codeKey: string | undefined;
+  /** Work an interrupt's answer waits for (see holdInterrupt). */
+  private readonly held = new Set<HeldWork>();
 
   constructor(
     readonly requestId: string,
@@ -158,6 +168,35 @@ export class CellIo implements Io {
     if (error !== undefined) waiting.reject(new Error(error));
     else waiting.resolve(value ?? '');
     return true;
+  }
+
+  holdInterrupt<T>(work: Promise<T>, what: string, limitMs: number): Promise<T> {
+    const entry: HeldWork = { done: work.then(() => undefined, () => undefined), what, limitMs };
+    this.held.add(entry);
+    void entry.done.then(() => this.held.delete(entry));
+    return work;
+  }
+
+  /**
+   * After an interrupt: resolves once every held work has settled, each bounded by its limit from now (one that runs
+   * past it is said on stderr); undefined when nothing is held, so the answer need not wait.
+   */
+  heldWork(): Promise<void> | undefined {
+    if (this.held.size === 0) return undefined;
+    return Promise.all(
+      [...this.held].map(async ({ done, what, limitMs }) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), limitMs)));
+        const outcome = await Promise.race([done, late]);
+        clearTimeout(timer);
+        if (outcome === 'late') this.emit('stream', { name: 'stderr', text: `[opsbook] ${what} still runs ${Math.round(limitMs / 1000)} s after the interrupt: the cell answers now, the work goes on in the background.\n` });
+      }),
+    ).then(() => undefined);
+  }
+
+  /** What a second interrupt says when it answers before the held work is done. */
+  heldDescription(): string | undefined {
+    return this.held.size === 0 ? undefined : [...this.held].map((h) => h.what).join(', ');
   }
 
   interrupt(): void {

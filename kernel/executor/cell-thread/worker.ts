@@ -137,7 +137,9 @@ async function execute(command: ExecuteCommand): Promise<void> {
 
 /**
  * Interrupt: abort the running cell's Io, stop the timers it started and, if its code was stopped mid-flight,
- * answer for it. With no cell running, stop the timers earlier cells left running. Each stop is said in the
+ * answer for it, once the work a magic holds for the interrupt (Io.holdInterrupt: a deploy rolling back) has ended
+ * or run past its limit; a second interrupt answers at once. The interrupt itself is acknowledged at once either
+ * way (the protocol thread would otherwise terminate the running code). With no cell running, stop the timers earlier cells left running. Each stop is said in the
  * cell that started the timers, where their output went: an idle interrupt has no request of its own that a
  * notebook shows (frontends send interrupt_request through the server, or a signal), and interrupt_reply's
  * content is only its status.
@@ -147,9 +149,15 @@ function interrupt(interruptId: number, attempt: number): void {
   const run = running;
   if (interruptId !== lastInterruptId) {
     if (run && !run.finished) {
+      const again = run.io.interrupted;
       run.io.interrupt();
       sayStopped(run.io, cellTimers.stopStartedBy(run.io), 'this cell started');
-      finish(run, { error: new InterruptedError() });
+      // work a magic holds (a deploy rolling back) ends before the answer, so the next cell finds it done
+      const held = again ? undefined : run.io.heldWork();
+      const still = again ? run.io.heldDescription() : undefined;
+      if (still) run.io.emit('stream', { name: 'stderr', text: `[opsbook] interrupted again: the cell answers now; ${still} goes on in the background.\n` });
+      if (held) void held.then(() => finish(run, { error: new InterruptedError() }));
+      else finish(run, { error: new InterruptedError() });
     } else {
       for (const [owner, counts] of cellTimers.stopAll()) if (owner) sayStopped(owner, counts, 'this cell left running');
     }

@@ -1,7 +1,9 @@
-// What `%deploy --strategy canary` is asked to do, as data (pure): the steps (`--steps 10%:2m,50%:2m,100%`: the share
-// of requests the new version gets and how long each share holds), the analyses judged during every hold, how often
-// (--interval), and the limits (--failure-limit, --inconclusive). Checked with the rest of the spec, before anything on
-// the engine is touched.
+// What `%deploy --strategy canary|bluegreen` is asked to do, as data (pure): the steps (`--steps 10%:2m,50%:2m,100%`:
+// the share of requests the new version gets and how long each share holds), the analyses judged during every hold,
+// how often (--interval), and the limits (--failure-limit, --inconclusive). Blue-green is the same rollout with one
+// step: every request to the new version at once, held for --hold while the analyses judge it, the old version kept
+// running behind it (Argo Rollouts' blueGreen with a postPromotionAnalysis, the old version scaled down only once it
+// passed). Checked with the rest of the spec, before anything on the engine is touched.
 import { UsageError } from '../../../kernel/io/errors';
 import { parseDuration } from '../../lib/time';
 import { Analysis, parseAnalyses } from './analysis';
@@ -13,7 +15,10 @@ export interface CanaryStep {
   holdMs: number;
 }
 
+export type Strategy = 'canary' | 'bluegreen';
+
 export interface CanaryPlan {
+  strategy: Strategy;
   steps: CanaryStep[];
   analyses: Analysis[];
   intervalMs: number;
@@ -22,6 +27,8 @@ export interface CanaryPlan {
 }
 
 export const DEFAULT_INTERVAL_MS = 15_000;
+/** How long a blue-green deploy judges the new version, the old one kept running, unless --hold says. */
+export const DEFAULT_HOLD_MS = 120_000;
 const STEPS_USAGE = '--steps PERCENT[:DURATION],... e.g. 10%:2m,50%:2m,100%';
 
 /** `10%:2m,50%:2m,100%` → steps; a bad one is a usage error naming it. */
@@ -52,34 +59,51 @@ export function failureLimitOption(value: string): number {
   return n;
 }
 
+/** A positive duration option in ms, or `fallback` when not given; a bad one is a usage error naming the option. */
+function durationOption(o: Record<string, unknown>, name: string, fallback: number): number {
+  const value = o[name];
+  if (typeof value !== 'string') return fallback;
+  let ms: number;
+  try {
+    ms = parseDuration(value) * 1000;
+  } catch (e) {
+    throw new UsageError(`--${name}: ${(e as Error).message}`);
+  }
+  if (ms <= 0) throw new UsageError(`--${name} must be positive`);
+  return ms;
+}
+
+/** The steps of the strategy: canary's from --steps, blue-green's one step of 100% held for --hold. */
+function stepsOf(strategy: Strategy, o: Record<string, unknown>): CanaryStep[] {
+  if (strategy === 'bluegreen') {
+    if (o.steps !== undefined) throw new UsageError('%deploy --strategy bluegreen takes no --steps: every request moves at once; --hold says how long the old version is kept running while the analyses judge the new one');
+    return [{ percent: 100, holdMs: durationOption(o, 'hold', DEFAULT_HOLD_MS) }];
+  }
+  if (o.hold !== undefined) throw new UsageError('%deploy: --hold is for --strategy bluegreen; a canary holds each of its --steps (10%:2m)', STEPS_USAGE);
+  if (typeof o.steps !== 'string') throw new UsageError('%deploy --strategy canary needs --steps', STEPS_USAGE);
+  return parseSteps(o.steps);
+}
+
 /**
- * The canary plan of %deploy's options, or undefined for a plain deploy. Options that only a canary reads are usage
- * errors without it; so are the strategies and paths that do not exist (yet).
+ * The canary (or blue-green) plan of %deploy's options, or undefined for a plain deploy. Options that only a rollout
+ * reads are usage errors without it; so are the strategies and paths that do not exist (yet).
  */
 export function canaryPlanOf(o: Record<string, unknown>): CanaryPlan | undefined {
   const strategy = o.strategy;
-  const canaryOnly = ['steps', 'analysis', 'interval', 'failure-limit', 'inconclusive'].filter((k) => o[k] !== undefined);
+  const canaryOnly = ['steps', 'hold', 'analysis', 'interval', 'failure-limit', 'inconclusive'].filter((k) => o[k] !== undefined);
   if (strategy === undefined) {
-    if (canaryOnly.length > 0) throw new UsageError(`%deploy: --${canaryOnly[0]} needs --strategy canary`);
+    if (canaryOnly.length > 0) throw new UsageError(`%deploy: --${canaryOnly[0]} needs --strategy ${canaryOnly[0] === 'hold' ? 'bluegreen' : 'canary or bluegreen'}`);
     return undefined;
   }
-  if (strategy === 'bluegreen') throw new UsageError('%deploy: --strategy bluegreen does not exist yet; --strategy canary does');
-  if (strategy !== 'canary') throw new UsageError(`%deploy: unknown --strategy "${String(strategy)}" (canary)`);
-  if (o.swarm === true) throw new UsageError('%deploy: --strategy canary works on the local path, not with --swarm (yet)');
-  if (typeof o.steps !== 'string') throw new UsageError('%deploy --strategy canary needs --steps', STEPS_USAGE);
-  let intervalMs = DEFAULT_INTERVAL_MS;
-  if (typeof o.interval === 'string') {
-    try {
-      intervalMs = parseDuration(o.interval) * 1000;
-    } catch (e) {
-      throw new UsageError(`--interval: ${(e as Error).message}`);
-    }
-    if (intervalMs <= 0) throw new UsageError('--interval must be positive');
-  }
+  if (strategy !== 'canary' && strategy !== 'bluegreen') throw new UsageError(`%deploy: unknown --strategy "${String(strategy)}" (canary or bluegreen)`);
+  if (o.swarm === true) throw new UsageError(`%deploy: --strategy ${strategy} works on the local path, not with --swarm (yet)`);
+  const steps = stepsOf(strategy, o);
+  const intervalMs = durationOption(o, 'interval', DEFAULT_INTERVAL_MS);
   const inconclusive = o.inconclusive ?? 'fail';
   if (inconclusive !== 'pass' && inconclusive !== 'fail') throw new UsageError(`--inconclusive takes pass or fail, not "${String(inconclusive)}"`);
   return {
-    steps: parseSteps(o.steps),
+    strategy,
+    steps,
     analyses: parseAnalyses(o.analysis),
     intervalMs,
     failureLimit: typeof o['failure-limit'] === 'number' ? o['failure-limit'] : 0,
@@ -90,8 +114,11 @@ export function canaryPlanOf(o: Record<string, unknown>): CanaryPlan | undefined
 /** What --dry-run says about the canary, one line each, indented under the plan. */
 export function canaryPlanText(plan: CanaryPlan): string[] {
   const fmt = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const how = plan.strategy === 'bluegreen'
+    ? `  blue-green: every request to the new version once the proxy sees it healthy, the old one kept running for ${fmt(plan.steps[0].holdMs)}, then stopped`
+    : `  canary: ${plan.steps.map((s) => (s.holdMs > 0 ? `${s.percent}% for ${fmt(s.holdMs)}` : `${s.percent}%`)).join(', ')}, then promotion`;
   return [
-    `  canary: ${plan.steps.map((s) => (s.holdMs > 0 ? `${s.percent}% for ${fmt(s.holdMs)}` : `${s.percent}%`)).join(', ')}, then promotion`,
+    how,
     ...plan.analyses.map((a) => `  analysis ${a.name}: ${a.query} ${a.op} ${a.thresholdText}, every ${fmt(plan.intervalMs)}`),
     `  rolled back at the ${plan.failureLimit === 0 ? 'first failed measurement' : `failed measurement number ${plan.failureLimit + 1}`}${plan.inconclusive === 'fail' ? ', or at a step with no conclusive one' : ''}`,
   ];

@@ -1,6 +1,6 @@
 // The local deploy as its algorithm, one named step each, inside a DeployRun (lock, progress, audit record):
 //   proxy ready → start candidate → gate → switch → settle → drain → retire
-// or, with --strategy canary (rollout.ts):
+// or, with --strategy canary or bluegreen (rollout.ts; blue-green is one step of 100%):
 //   proxy ready → start candidate → gate → canary steps (stage, shift, hold, measure; or roll back) → promote → drain → retire
 // The service's proxy owns its published ports (front.ts). The candidate starts beside the serving version on the
 // service's network, publishing nothing, and must pass the health gate (Docker's health status for the image's
@@ -223,9 +223,10 @@ async function swapWithoutProxy(run: DeployRun, candidate: Candidate): Promise<v
 function canaryApplies(run: DeployRun, plan: ProxyPlan, old: Version | undefined): boolean {
   const { spec, io } = run;
   if (!spec.canary) return false;
-  if (plan.kind === 'replace') throw new MagicError(`canary of ${spec.image} to ${spec.service} refused: ${plan.why}`, 'deploy once without --strategy canary (a short gap, this once), then canary the next version; nothing was changed');
+  const { strategy } = spec.canary;
+  if (plan.kind === 'replace') throw new MagicError(`${strategy} deploy of ${spec.image} to ${spec.service} refused: ${plan.why}`, `deploy once without --strategy ${strategy} (a short gap, this once), then roll out the next version; nothing was changed`);
   if (old) return true;
-  io.stream('stderr', `[opsbook] nothing serves ${spec.service} yet: a canary has nothing to compare with, so all requests go to the new version once it is healthy (as Argo Rollouts does for a first rollout)\n`);
+  io.stream('stderr', `[opsbook] nothing serves ${spec.service} yet: a ${strategy} rollout has nothing to fall back on, so all requests go to the new version once it is healthy (as Argo Rollouts does for a first rollout)\n`);
   return false;
 }
 

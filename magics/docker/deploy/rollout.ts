@@ -13,12 +13,16 @@
 // old version kept as the standby), then the cutover's drain and retire. A timeline (timeline.ts) keeps the steps and
 // every measurement, so the display ends as a summary and a chart of the rollout (rollout-report.ts) and a rollback's
 // record carries its time to restore.
+// Blue-green (--strategy bluegreen) is this rollout with one step: the new version takes every request at once (the
+// runtime API again: weights 100 and 0, the old version still running and checked by the proxy), held for --hold
+// while the analyses judge it; a failure, an interrupt, or the proxy marking the new version down puts the weights
+// back at once, so the old version, never stopped, answers again. Passed: the same promotion, drain and retire.
 import { MagicError } from '../../../kernel/io/errors';
 import { sleep } from '../../lib/sleep';
 import { RequestAborted } from '../../promql/client';
 import { Routing, serverName } from '../proxy/config';
 import { PlotlyLibrary } from '../../plotly-library';
-import { ProxyError, awaitServersHealthy, setWeights, switchTo, waitDrained } from '../proxy/proxy';
+import { ProxyError, awaitServersHealthy, serverStates, setWeights, switchTo, waitDrained } from '../proxy/proxy';
 import { AnalysisRun, AnalysisVerdict, measurementText } from './analysis';
 import { CanaryPlan, CanaryStep } from './canary';
 import { fail } from './failure';
@@ -47,24 +51,45 @@ interface Rollout {
 type Stop = { why: string; verdict?: AnalysisVerdict };
 
 function stepLabel(r: Rollout, index: number): string {
+  if (r.plan.strategy === 'bluegreen') return 'the blue-green hold';
   return `step ${index + 1} of ${r.plan.steps.length} (${r.plan.steps[index].percent}%)`;
+}
+
+/** What the rollout is called in its messages. */
+function rolloutName(r: Rollout): string {
+  return r.plan.strategy === 'bluegreen' ? 'blue-green deploy' : 'canary';
 }
 
 /** The progress: the step, the shares, time left, and each analysis' latest measurement against its condition. */
 function show(r: Rollout, index: number, step: CanaryStep, endsAt: number): void {
   const left = Math.max(0, endsAt - Date.now());
-  const shares = `${step.percent}% of requests to the new version, ${100 - step.percent}% to ${r.old.name}`;
+  const shares = r.plan.strategy === 'bluegreen'
+    ? `every request to the new version, ${r.old.name} kept running behind it`
+    : `canary ${stepLabel(r, index)}: ${step.percent}% of requests to the new version, ${100 - step.percent}% to ${r.old.name}`;
   const lines = r.plan.analyses.map((a) => `${a.name}: ${measurementText(a, r.analyses.latest(a))}   (wants ${a.op} ${a.thresholdText})`);
-  r.run.step(`canary ${stepLabel(r, index)}: ${shares}${step.holdMs > 0 ? `; ${seconds(left)} left` : ''}`, lines);
+  r.run.step(`${shares}${step.holdMs > 0 ? `; ${seconds(left)} left` : ''}`, lines);
 }
 
-/** The shares of a step: the new version `percent`, the old one the rest (weights out of FULL_WEIGHT). */
+/**
+ * The shares of a step: the new version `percent`, the old one the rest (weights out of FULL_WEIGHT). The version
+ * that gets more comes first: the proxy sets them in this order, so the two are never both at 0 in between (a
+ * blue-green rollback from 100/0 to 0/100 would otherwise leave no server for a moment).
+ */
 function weightsAt(r: Rollout, percent: number): Map<string, number> {
   const candidate = Math.round((percent / 100) * FULL_WEIGHT);
-  return new Map([
+  const shares: Array<[string, number]> = [
     [r.candidate.route.container, candidate],
     [r.old.route.container, FULL_WEIGHT - candidate],
-  ]);
+  ];
+  return new Map(shares.sort((a, b) => b[1] - a[1]));
+}
+
+/** Why the proxy no longer sends the new version requests (marked down by its checks), or undefined. */
+async function candidateDown(r: Rollout): Promise<string | undefined> {
+  const name = serverName(r.candidate.route);
+  const mine = (await serverStates(r.run.docker, r.run.spec.service).catch(() => [])).filter((s) => s.server === name);
+  if (mine.length === 0 || !mine.every((s) => s.status.startsWith('DOWN'))) return undefined;
+  return `the proxy marked the new version down (${mine[0].checkStatus || 'failed checks'})`;
 }
 
 /** 1. Stage: the proxy knows the new version (weight 0) and sees it healthy; the old one keeps every request. */
@@ -116,6 +141,9 @@ async function runStep(r: Rollout, index: number): Promise<Stop | undefined> {
     }
     show(r, index, step, endsAt);
     if (verdict) return { why: `${verdict.why} at ${stepLabel(r, index)}`, verdict };
+    // with most requests on it (all, blue-green), a new version the proxy marks down would leave them nowhere to go
+    const down = await candidateDown(r);
+    if (down) return { why: `${down} at ${stepLabel(r, index)}` };
   }
   const verdict = step.holdMs > 0 ? r.analyses.endStep() : undefined;
   return verdict ? { why: `${verdict.why} (${stepLabel(r, index)})`, verdict } : undefined;
@@ -144,14 +172,14 @@ async function rollBack(r: Rollout, stop: Stop): Promise<never> {
   const served = `rolled back: ${old.name} (${old.image}) serves every request; the new version is stopped and kept as ${name}`;
   const restoredMs = r.timeline.restoredMs;
   await run.record(`failed: ${stop.why}; ${served}`, restoredMs === undefined ? {} : { restoredMs });
-  throw new MagicError(`canary of ${spec.image} to ${spec.service} failed: ${stop.why}; ${served}`, `its logs: %logs ${name}; %deploy --cleanup --name ${spec.service} removes it`);
+  throw new MagicError(`${rolloutName(r)} of ${spec.image} to ${spec.service} failed: ${stop.why}; ${served}`, `its logs: %logs ${name}; %deploy --cleanup --name ${spec.service} removes it`);
 }
 
 /** 3. Promotion: every request to the new version, confirmed by the proxy, the old one its standby until retired. */
 async function promote(r: Rollout): Promise<number> {
   const { run, candidate, old } = r;
   const { docker, spec } = run;
-  run.step('every step passed: promoting the new version to all requests');
+  run.step(r.plan.strategy === 'bluegreen' ? `the hold passed: the new version keeps every request, ${old.name} goes` : 'every step passed: promoting the new version to all requests');
   const started = Date.now();
   try {
     await switchTo(docker, routingFor(spec, candidate.route, [old.route]), { healthTimeoutMs: 5000 });
@@ -166,9 +194,9 @@ async function promote(r: Rollout): Promise<number> {
 }
 
 /**
- * The canary from a gated new version to its promotion: stage, the steps, promote. Returns the promotion's switch
- * time; throws MagicError after rolling back (the old version then serves every request). Built-in analyses are
- * pinned to the new version's server first; `charts` is where the ending's chart gets plotly.js.
+ * The canary (or blue-green) rollout from a gated new version to its promotion: stage, the steps, promote. Returns
+ * the promotion's switch time; throws MagicError after rolling back (the old version then serves every request).
+ * Built-in analyses are pinned to the new version's server first; `charts` is where the ending's chart gets plotly.js.
  */
 export async function canaryRollout(run: DeployRun, canaryPlan: CanaryPlan, source: MetricsSource, candidate: Candidate, old: Version, waitLeftMs: number, charts: ChartTarget = { plotly: new PlotlyLibrary() }): Promise<number> {
   const plan = { ...canaryPlan, analyses: pinBuiltins(canaryPlan.analyses, { service: run.spec.service, version: candidate.route.version }, serverName(candidate.route)) };

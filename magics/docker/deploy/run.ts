@@ -196,15 +196,29 @@ export async function recordRefused(docker: Docker, io: Io, spec: DeploySpec, ki
   throw error;
 }
 
-/** Runs `work` inside a run that holds the service's lock, releasing it whatever happens. */
-export async function withDeployRun<T>(run: DeployRun, work: (run: DeployRun) => Promise<T>): Promise<T> {
-  try {
-    await run.lockService();
-    return await work(run);
-  } catch (e) {
-    await run.recordError(e);
-    throw e;
-  } finally {
-    await run.release();
-  }
+/**
+ * How long after an interrupt the cell may wait for the deploy to put the service in order (weights back, the old
+ * version alone in the proxy, the new one drained and stopped, the record written, the lock released), beyond --drain.
+ */
+export const INTERRUPT_WAIT_BEYOND_DRAIN_MS = 120_000;
+
+/**
+ * Runs `work` inside a run that holds the service's lock, releasing it whatever happens. An interrupt's answer waits
+ * for all of it (bounded: --drain plus INTERRUPT_WAIT_BEYOND_DRAIN_MS), so a cell run next finds the service in
+ * order and its lock free, never a rollback still going on behind it.
+ */
+export function withDeployRun<T>(run: DeployRun, work: (run: DeployRun) => Promise<T>): Promise<T> {
+  const whole = (async () => {
+    try {
+      await run.lockService();
+      return await work(run);
+    } catch (e) {
+      await run.recordError(e);
+      throw e;
+    } finally {
+      await run.release();
+    }
+  })();
+  const { io, spec } = run;
+  return io.holdInterrupt ? io.holdInterrupt(whole, `the ${spec.kind} of ${spec.service} (putting it back in order, then releasing its lock)`, spec.drainMs + INTERRUPT_WAIT_BEYOND_DRAIN_MS) : whole;
 }

@@ -35,7 +35,7 @@ export interface DeploySpec {
   drainMs: number;
   /** The image of the service's proxy: --proxy-image, else OPSBOOK_PROXY_IMAGE, else the official haproxy image. */
   proxyImage: string;
-  /** --strategy canary: the steps and analyses (absent: all requests move at once after the health gate). */
+  /** --strategy canary or bluegreen: the steps and analyses (absent: all requests move at once after the health gate). */
   canary?: CanaryPlan;
 }
 
@@ -154,7 +154,7 @@ export function deploySpecOf(image: string, o: Record<string, unknown>, env: Nod
   const secrets = secretRefs(o['secret-env'], '--secret-env', env);
   const canary = canaryPlanOf(o);
   const ports = parsePorts(o.publish);
-  if (canary && ports.length === 0) throw new UsageError('%deploy --strategy canary needs a published port (-p HOST:CONTAINER): the proxy in front of it shares the requests');
+  if (canary && ports.length === 0) throw new UsageError(`%deploy --strategy ${canary.strategy} needs a published port (-p HOST:CONTAINER): the proxy in front of it moves the requests`);
   return {
     kind: 'deploy',
     image,
