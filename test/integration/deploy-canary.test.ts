@@ -215,5 +215,16 @@ console.log(JSON.stringify({ outcome: h[0].outcome }))
     expect(state.lockHeld).toBe(false);
     expect((await listRecords(docker, SERVICE)).find((rec) => rec.image === images.again && rec.outcome.startsWith('killed'))).toBeDefined();
   }, 300_000);
+  test('a step whose one analysis has no data fails as inconclusive and rolls back; with --inconclusive pass the version is promoted', async () => {
+    const before = (await get(port)).body;
+    const nodata = 'nodata: sum(opsbook_test_no_such_metric) < 1';
+    const failed = await deploy(images.again, `--strategy canary --steps 20%:3s,100% --interval 1s --analysis "${nodata}" -e APP_VERSION=again`);
+    expect(failed.reply.content.ename).toBe('MagicError');
+    expect(String(failed.reply.content.evalue)).toMatch(/nodata had no conclusive measurement in the step \(last: no data\); --inconclusive pass accepts that/);
+    expect((await get(port)).body).toBe(before);
+    const passed = await deploy(images.again, `--strategy canary --steps 20%:3s,100% --interval 1s --analysis "${nodata}" --inconclusive pass -e APP_VERSION=again`);
+    if (passed.reply.content.status !== 'ok') throw new Error(`--inconclusive pass: ${textOf(passed)}`);
+    expect((await get(port)).body).toContain('again');
+  }, 300_000);
 });
 
