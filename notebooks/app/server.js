@@ -9,7 +9,8 @@
 // to this version, however long the machine took to get there.
 // For canary demos and tests of a version that is healthy but worse: APP_ERROR_RATE=R (0–1) answers 500 for that
 // share of the requests to / and /slow (spread evenly: after n requests, floor(n·R) of them failed); /healthz and
-// /metrics are never touched, so the version passes every health check.
+// /metrics are never touched, so the version passes every health check. APP_LATENCY_MS=N answers every request to /
+// N ms late (a slow version, healthy all the same).
 // SERVICE_NAME, when set (the runbooks pass the %deploy service), labels every metric service="<name>", so a query
 // can select the service whatever Prometheus job scrapes it.
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, exit (forced after SHUTDOWN_TIMEOUT_MS).
@@ -28,6 +29,7 @@ let clockStart = countsFromTraffic ? undefined : Date.now();
 const failAfterMs = process.env.APP_FAIL_AFTER_MS ? Number(process.env.APP_FAIL_AFTER_MS) : undefined;
 let flapAtMs = process.env.APP_FLAP_AT_MS ? Number(process.env.APP_FLAP_AT_MS) : undefined;
 const errorRate = Math.min(1, Math.max(0, Number(process.env.APP_ERROR_RATE || 0) || 0));
+const latencyMs = Math.max(0, Number(process.env.APP_LATENCY_MS || 0) || 0);
 /** Requests that APP_ERROR_RATE applies to, and how many of them were answered 500. */
 let servedForRate = 0;
 let failedForRate = 0;
@@ -109,7 +111,10 @@ async function handle(request, response) {
   try {
     if (route === 'other') [status, body] = [404, 'not found\n'];
     else if ((route === '/' || route === '/slow') && failsByRate()) [status, body] = [500, 'internal error (APP_ERROR_RATE)\n'];
-    else [status, type, body] = await routes[route](url);
+    else {
+      if (route === '/' && latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+      [status, type, body] = await routes[route](url);
+    }
   } catch (error) {
     console.error(`${pathname}: ${error && error.stack ? error.stack : error}`);
   }

@@ -31,7 +31,9 @@ test('a window in brackets, spaces around the comparison, any of the four compar
 test('proxy-latency<300ms: the average response time, judged only when the version answered in the window', () => {
   const a = parseAnalysis(expandBuiltin('proxy-latency<300ms', api));
   expect(a).toMatchObject({ name: 'proxy-latency', op: '<', threshold: 0.3, thresholdText: '300ms' });
-  expect(a.query).toBe('max(haproxy_server_response_time_average_seconds{service="api",version="2"}) and on() (sum(rate(haproxy_server_http_responses_total{service="api",version="2"}[1m])) > 0)');
+  // HAProxy's average is a sum over 512 samples starting at zero: scaled by 512/min(n, 512) for n responses, and
+  // judged from 50 responses on (its whole-millisecond rounding, scaled, would weigh more before)
+  expect(a.query).toBe('max(haproxy_server_response_time_average_seconds{service="api",version="2"}) * 512 / clamp_max(sum(haproxy_server_http_responses_total{service="api",version="2"}), 512) and on() (sum(haproxy_server_http_responses_total{service="api",version="2"}) >= 50) and on() (sum(rate(haproxy_server_http_responses_total{service="api",version="2"}[1m])) > 0)');
 });
 
 test('the version label is the one the proxy gives the server: the image tag, in characters HAProxy accepts', () => {
@@ -80,7 +82,7 @@ test('pinned to the new version\'s server once known: an old version with the sa
   const [e, l, o] = pinBuiltins([errors, latency, own], api, '2:api-2511251200ab');
   expect(e.query).toBe(builtinQuery('proxy-errors', '1m', api, '2:api-2511251200ab'));
   expect(e.query.match(/server="2:api-2511251200ab"/g)).toHaveLength(2);
-  expect(l.query.match(/server="2:api-2511251200ab"/g)).toHaveLength(2);
+  expect(l.query.match(/server="2:api-2511251200ab"/g)).toHaveLength(4); // the average, the responses so far (twice), the rate in the window
   expect(o).toBe(own);
   expect({ ...e, query: '' }).toEqual({ ...errors, query: '' });
 });

@@ -6,7 +6,7 @@
 // The PromQL reads HAProxy's exporter as the proxies' scrape job labels it (notebooks/stack/prometheus.ts): `service`
 // from the proxy container's label, `version` from the server name `<version>:<container>`. Once the rollout knows the
 // new version's server, its `server` label is added too (pinned), so an old version with the same tag never counts.
-// HAProxy's exporter (Debian's 2.6) has no latency histogram, only averages over a server's last 1024 requests and
+// HAProxy's exporter (Debian's 2.6) has no latency histogram, only sliding averages per server and
 // maxima since start: a percentile (proxy-p95) cannot be computed from it and is refused with what to use instead.
 import { UsageError } from '../../../kernel/io/errors';
 import { serverName, versionOfServer } from '../proxy/config';
@@ -33,7 +33,7 @@ const PROMQL_DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
 const USAGE = `built-in analyses: ${BUILTIN_NAMES.map((n) => `${n}[WINDOW] <op> <threshold>`).join(', ')}; e.g. --analysis "proxy-errors<1%" --analysis "proxy-latency[2m]<300ms"`;
 
 const NO_PERCENTILE =
-  "HAProxy's Prometheus exporter has no latency histogram (only each server's average over its last 1024 requests, and maxima), so no percentile can be computed from the proxy";
+  "HAProxy's Prometheus exporter has no latency histogram (only each server's sliding average and maxima), so no percentile can be computed from the proxy";
 
 /** A label value inside double quotes in PromQL. */
 function quoted(value: string): string {
@@ -51,9 +51,21 @@ export function builtinQuery(name: BuiltinName, window: string, target: ProxyTar
   const sel = selector(target, server);
   const responses = `sum(rate(haproxy_server_http_responses_total{${sel}}[${window}]))`;
   if (name === 'proxy-errors') return `sum(rate(haproxy_server_http_responses_total{${sel},code="5xx"}[${window}])) / ${responses}`;
-  // the average is over the last 1024 requests whenever they came: only a version that answered in the window is judged
-  return `max(haproxy_server_response_time_average_seconds{${sel}}) and on() (${responses} > 0)`;
+  // HAProxy's average response time is a sliding sum divided by its sample window (512 in 2.6: answers of 0.6 s
+  // read 1.2 s when scaled by 1024) that starts at zero, so for a server with n < 512 responses it reads n/512 of
+  // their mean (measured: 35 answers of 0.6 s read 0.03 s). Scaled by 512/min(n, 512), n the server's responses so
+  // far, it is the mean of its answers. HAProxy rounds the average
+  // up to whole milliseconds, which the scaling multiplies: below LATENCY_MIN_RESPONSES answers the error could
+  // pass 11 ms, so the measurement is no data (inconclusive) until then. Only a version that answered in the window
+  // is judged: the average keeps its last value however old.
+  const answered = `sum(haproxy_server_http_responses_total{${sel}})`;
+  return `max(haproxy_server_response_time_average_seconds{${sel}}) * ${HAPROXY_TIME_SAMPLES} / clamp_max(${answered}, ${HAPROXY_TIME_SAMPLES}) and on() (${answered} >= ${LATENCY_MIN_RESPONSES}) and on() (${responses} > 0)`;
 }
+
+/** The samples behind HAProxy's time averages (TIME_STATS_SAMPLES, 512; its docs say "the last 1024 requests"). */
+const HAPROXY_TIME_SAMPLES = 512;
+/** Responses a version must have answered before proxy-latency judges it: 1 ms of rounding then weighs ≤ 11 ms. */
+const LATENCY_MIN_RESPONSES = 50;
 
 function isBuiltinName(name: string): name is BuiltinName {
   return (BUILTIN_NAMES as readonly string[]).includes(name);
