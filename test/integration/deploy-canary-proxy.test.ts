@@ -18,11 +18,9 @@ import type { Message } from '../../kernel/protocol/messages';
 import { listRecords } from '../../magics/docker/deploy/audit';
 import { PLOTLY_MIME } from '../../magics/promql/bundle';
 import type { Figure } from '../../magics/promql/figure';
-import { ensureBaseImages } from '../../notebooks/stack/base-images';
-import { ensureDocker } from '../../notebooks/stack/engine';
-import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
+import { PROXY_IMAGE } from '../../notebooks/stack/proxy-image';
 import { serviceState, textOf } from '../support/deploy-state';
-import { describeWithDocker, removeByLabel } from '../support/docker';
+import { describeWithDocker, removeByLabel, ensureDeployParts } from '../support/docker';
 import { ExecuteResult, TestKernel, startTestKernel } from '../support/kernel-client';
 import { CLI, freePort } from '../support/kernel-process';
 import { PrometheusHandle, startPrometheus } from '../support/prometheus';
@@ -83,9 +81,7 @@ describeDocker('%deploy --strategy canary judged by the proxy\'s own metrics; th
   const kernelMetrics = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
 
   beforeAll(async () => {
-    await ensureDocker();
-    await ensureBaseImages();
-    await ensureProxyImage();
+    await ensureDeployParts();
     const labels = [`opsbook.test.run=${RUN}`];
     await buildSampleApp(images.v1, { version: '1', labels });
     await buildSampleApp(images.good, { version: '2', labels });

@@ -15,11 +15,9 @@ import { execFileSync } from 'node:child_process';
 import Docker from 'dockerode';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import { freePort } from '../support/kernel-process';
-import { ensureDocker } from '../../notebooks/stack/engine';
-import { ensureBaseImages } from '../../notebooks/stack/base-images';
-import { describeWithDocker, removeByLabel } from '../support/docker';
+import { describeWithDocker, removeByLabel, ensureDeployParts } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
-import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
+import { PROXY_IMAGE } from '../../notebooks/stack/proxy-image';
 import { LoopStats, get, requestLoop } from '../support/request-loop';
 import { answersBetween, progressText, proxyErrorRatio, serviceState, streamsOf, textOf, valueOf, whenStep } from '../support/deploy-state';
 import { PrometheusHandle, startPrometheus } from '../support/prometheus';
@@ -52,9 +50,7 @@ describeDocker('%deploy --strategy canary: steps through the proxy, judged by Pr
   const canary = (image: string, version: string, steps: string, extra = '', request: Record<string, unknown> = {}) => deploy(image, `--strategy canary --steps ${steps} --interval 1s --analysis "errors: ${errorRatio(version)} < 0.1" ${extra}`, request);
 
   beforeAll(async () => {
-    await ensureDocker();
-    await ensureBaseImages();
-    await ensureProxyImage();
+    await ensureDeployParts();
     const labels = [`opsbook.test.run=${RUN}`];
     await buildSampleApp(images.v1, { version: '1', labels });
     await buildSampleApp(images.v2, { version: '2', labels });

@@ -13,11 +13,9 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import Docker from 'dockerode';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import { freePort } from '../support/kernel-process';
-import { ensureDocker } from '../../notebooks/stack/engine';
-import { ensureBaseImages } from '../../notebooks/stack/base-images';
-import { describeWithDocker, removeByLabel } from '../support/docker';
+import { describeWithDocker, removeByLabel, ensureDeployParts } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
-import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
+import { PROXY_IMAGE } from '../../notebooks/stack/proxy-image';
 import { Answer, get, requestLoop } from '../support/request-loop';
 import { historyOf, isConsistent, serviceState, streamsOf, textOf, valueOf, whenStep } from '../support/deploy-state';
 import { versions } from '../../magics/docker/deploy/service';
@@ -63,9 +61,7 @@ describeDocker('%deploy survives a kernel killed at every step', () => {
   const deployLine = (image: string, extra = '') => `%deploy ${image} --name ${SERVICE} -p ${port}:8080 --wait 60s --yes ${extra}`;
 
   beforeAll(async () => {
-    await ensureDocker();
-    await ensureBaseImages();
-    await ensureProxyImage();
+    await ensureDeployParts();
     const labels = [`opsbook.test.run=${RUN}`];
     await buildSampleApp(images.v1, { version: '1', labels });
     await buildSampleApp(images.v2, { version: '2', labels });

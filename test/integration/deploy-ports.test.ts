@@ -10,11 +10,9 @@ import { execFileSync } from 'node:child_process';
 import Docker from 'dockerode';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import { freePort } from '../support/kernel-process';
-import { ensureDocker } from '../../notebooks/stack/engine';
-import { ensureBaseImages } from '../../notebooks/stack/base-images';
-import { describeWithDocker, removeByLabel } from '../support/docker';
+import { describeWithDocker, removeByLabel, ensureDeployParts } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
-import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
+import { PROXY_IMAGE } from '../../notebooks/stack/proxy-image';
 import { get, requestLoop } from '../support/request-loop';
 import { historyOf, isConsistent, serviceState, textOf } from '../support/deploy-state';
 import { inspectProxy } from '../../magics/docker/proxy/proxy';
@@ -88,9 +86,7 @@ describeDocker('%deploy: ports and a remote engine', () => {
   const deploy = (kernel: TestKernel, image: string, service: string, ports: string, extra = '') => kernel.client.execute(`%deploy ${image} --name ${service} ${ports} --wait 60s --yes ${extra}`, {}, 180_000);
 
   beforeAll(async () => {
-    await ensureDocker();
-    await ensureBaseImages();
-    await ensureProxyImage();
+    await ensureDeployParts();
     const labels = [`opsbook.test.run=${RUN}`];
     await buildSampleApp(images.v1, { version: '1', labels });
     await buildSampleApp(images.v2, { version: '2', labels });

@@ -12,11 +12,9 @@ import { execFileSync } from 'node:child_process';
 import Docker from 'dockerode';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import { freePort } from '../support/kernel-process';
-import { ensureDocker } from '../../notebooks/stack/engine';
-import { ensureBaseImages } from '../../notebooks/stack/base-images';
-import { describeWithDocker, removeByLabel } from '../support/docker';
+import { describeWithDocker, removeByLabel, ensureDeployParts } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
-import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
+import { PROXY_IMAGE } from '../../notebooks/stack/proxy-image';
 import { get, requestLoop } from '../support/request-loop';
 import { isConsistent, progressText, serviceState, streamsOf, textOf } from '../support/deploy-state';
 import type { ExecuteResult } from '../support/kernel-client';
@@ -51,9 +49,7 @@ describeDocker('%deploy after the switch: a failing version is switched back, a 
   const deploy = (image: string, extra = '') => k.client.execute(`%deploy ${image} --name ${SERVICE} -p 127.0.0.1:${port}:8080 --health-url /healthz --wait 60s --yes ${extra}`, {}, 180_000);
 
   beforeAll(async () => {
-    await ensureDocker();
-    await ensureBaseImages();
-    await ensureProxyImage();
+    await ensureDeployParts();
     const labels = [`opsbook.test.run=${RUN}`];
     await buildSampleApp(images.v1, { version: '1', labels });
     await buildSampleApp(images.v2, { version: '2', labels });

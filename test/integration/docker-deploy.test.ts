@@ -8,12 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import type { Message } from '../../kernel/protocol/messages';
 import { freePort } from '../support/kernel-process';
-import { ensureDocker } from '../../notebooks/stack/engine';
-import { ensureBaseImages } from '../../notebooks/stack/base-images';
-import { describeWithDocker, removeByLabel } from '../support/docker';
+import { describeWithDocker, removeByLabel, ensureDeployParts } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
 import { get, requestLoop } from '../support/request-loop';
-import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
+import { PROXY_IMAGE } from '../../notebooks/stack/proxy-image';
 
 const describeDocker = describeWithDocker('docker-deploy');
 
@@ -32,9 +30,7 @@ describeDocker('%deploy against a real Docker engine', () => {
   const deploy = (image: string, extra = '') => k.client.execute(`const d = %deploy ${image} --name ${SERVICE} -p ${port}:8080 --secret-env DB_PASSWORD=OPSBOOK_DB_PASSWORD --wait 20s --yes ${extra}\nd`, {}, 90_000);
 
   beforeAll(async () => {
-    await ensureDocker();
-    await ensureBaseImages();
-    await ensureProxyImage();
+    await ensureDeployParts();
     const labels = [`opsbook.test.run=${RUN}`];
     await buildSampleApp(images.v1, { version: '1', labels });
     await buildSampleApp(images.v2, { version: '2', labels });

@@ -9,10 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { startTestKernel, TestKernel } from '../support/kernel-client';
 import type { Message } from '../../kernel/protocol/messages';
 import { freePort } from '../support/kernel-process';
-import { ensureDocker } from '../../notebooks/stack/engine';
-import { ensureBaseImages } from '../../notebooks/stack/base-images';
-import { PROXY_IMAGE, ensureProxyImage } from '../../notebooks/stack/proxy-image';
-import { describeWithDocker, removeByLabel } from '../support/docker';
+import { PROXY_IMAGE } from '../../notebooks/stack/proxy-image';
+import { describeWithDocker, removeByLabel, ensureDeployParts } from '../support/docker';
 import { buildSampleApp } from '../support/sample-image';
 import { get } from '../support/request-loop';
 import { joinSwarm, leaveSwarmIfOurs, parallelLoops, removeSwarmService } from '../support/swarm';
@@ -50,9 +48,7 @@ describeDocker('%deploy --swarm against a real one-node Swarm, behind the proxy'
   const deploy = (image: string) => k.client.execute(`%deploy ${image} --name ${SERVICE} --swarm --replicas 2 -p 127.0.0.1:${port}:8080 --wait 40s --yes`, {}, 240_000);
 
   beforeAll(async () => {
-    await ensureDocker();
-    await ensureBaseImages();
-    await ensureProxyImage();
+    await ensureDeployParts();
     createdSwarm = joinSwarm();
     const labels = [`opsbook.test.run=${RUN}`];
     await buildSampleApp(images.v1, { version: '1', labels });

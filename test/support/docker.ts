@@ -1,7 +1,9 @@
 // Docker for tests: removes what a suite created (services, containers, images, networks, volumes) by label, and
 // describes a suite that needs an engine.
 import { docker } from '../../notebooks/stack/commands';
-import { dockerAvailable } from '../../notebooks/stack/engine';
+import { dockerAvailable, ensureDocker } from '../../notebooks/stack/engine';
+import { ensureBaseImages } from '../../notebooks/stack/base-images';
+import { ensureProxyImage } from '../../notebooks/stack/proxy-image';
 
 async function idsWithLabel(listArgs: string[], label: string): Promise<string[]> {
   const { stdout } = await docker([...listArgs, '--filter', `label=${label}`], 30000);
@@ -41,4 +43,11 @@ export function describeWithDocker(suite: string): jest.Describe {
   const available = dockerAvailable();
   if (!available && !mustRun) console.warn(`${suite}: SKIPPED, no Docker engine answers (install docker.io and start dockerd); with CI=true this suite fails instead`);
   return available || mustRun ? describe : describe.skip;
+}
+
+/** What every deploy suite needs before its first %deploy: a running engine, the base images and the proxy image. */
+export async function ensureDeployParts(): Promise<void> {
+  await ensureDocker();
+  await ensureBaseImages();
+  await ensureProxyImage();
 }
