@@ -41,6 +41,8 @@ interface Interrupting {
   attempt: number;
   /** Acknowledgements of deliveries before this one may predate the termination. */
   minAttempt: number;
+  /** When the protocol thread first saw that the cell thread had taken this interrupt (see CellThreadData). */
+  seenAt?: number;
   timers: NodeJS.Timeout[];
   done: () => void;
   promise: Promise<void>;
@@ -48,6 +50,11 @@ interface Interrupting {
 
 const ACK_BEFORE_TERMINATE_MS = 10;
 const RETRY_MS = 50;
+/**
+ * How long a cell thread that has taken the interrupt may take to answer it before its running code is
+ * terminated anyway: it runs the abort listeners of magics and cells, and one of those may spin.
+ */
+const HANDLING_GRACE_MS = 2000;
 
 interface Pending {
   answer: (reply: WorkerReply) => void;
@@ -77,14 +84,23 @@ export class ExecutorClient {
   private workerSession: string | undefined;
   private interrupting: Interrupting | undefined;
   private interrupts = 0;
+  /** Expressions sent to the cell thread through the inspector, by id, until they answer (evaluateInWorker). */
+  private readonly evaluating = new Map<number, (value: unknown) => void>();
+  private evaluations = 0;
   private stopping = false;
   /** Shared with the worker: 1 while it runs a cell (see CellThreadData). */
   private readonly cellRunning = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  /** Shared with the worker: the newest interrupt id it has begun to handle (see CellThreadData). */
+  private readonly interruptSeen = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
 
   constructor(private readonly events: ExecutorEvents) {
     this.inspector.connect();
     this.inspector.on('NodeWorker.attachedToWorker', (ev) => {
       this.workerSession = (ev.params as { sessionId: string }).sessionId;
+    });
+    this.inspector.on('NodeWorker.receivedMessageFromWorker', (ev) => {
+      const { sessionId, message } = ev.params as { sessionId: string; message: string };
+      if (sessionId === this.workerSession) this.evaluated(message);
     });
     this.inspector.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
     if (this.heapLimit.warning) log.warn(this.heapLimit.warning);
@@ -94,8 +110,10 @@ export class ExecutorClient {
 
   private spawn(): void {
     this.workerSession = undefined;
+    this.evaluating.clear();
     Atomics.store(this.cellRunning, 0, 0);
-    const workerData: CellThreadData = { cellRunning: this.cellRunning };
+    Atomics.store(this.interruptSeen, 0, 0);
+    const workerData: CellThreadData = { cellRunning: this.cellRunning, interruptSeen: this.interruptSeen };
     const worker = new Worker(path.join(__dirname, 'cell-thread', 'worker.js'), {
       stdout: false,
       stderr: false,
@@ -201,9 +219,10 @@ export class ExecutorClient {
   }
 
   /**
-   * Interrupts whatever the worker runs; resolves once the worker has acknowledged. A worker that does not
-   * answer within a few ms is inside synchronous code: terminate that execution, then ask again until an
-   * answer to a request sent after the termination arrives (the termination may have cost one message).
+   * Interrupts whatever the worker runs; resolves once the worker has acknowledged. A worker that has not taken
+   * the interrupt within a few ms (or has taken it but not answered within HANDLING_GRACE_MS) is inside synchronous
+   * code: terminate that execution, then ask again until an answer to a request sent after the termination arrives
+   * (the termination may have cost one message, or cut the worker's handling of the first one short).
    * No other command is posted while this runs.
    */
   interrupt(): Promise<void> {
@@ -223,19 +242,53 @@ export class ExecutorClient {
 
   private terminateRunningCode(state: Interrupting): void {
     if (this.interrupting !== state) return;
+    const retryLater = () => state.timers.push(setTimeout(() => this.terminateRunningCode(state), RETRY_MS));
     if (!this.workerSession || Atomics.load(this.cellRunning, 0) === 0) {
       // no cell on the thread yet (it is still starting, or the cell's command is queued behind the one it runs):
       // the interrupt message already sent is answered once the thread is free; look again shortly, since the
       // queued cell may start and spin before it reads that message
-      state.timers.push(setTimeout(() => this.terminateRunningCode(state), RETRY_MS));
+      retryLater();
       return;
     }
-    // Both run in the worker in one inspector interrupt: first the worker empties its async id stack (see
-    // BEFORE_TERMINATE), then the running code is terminated.
-    const prepare = JSON.stringify({ id: -state.id, method: 'Runtime.evaluate', params: { expression: `globalThis[Symbol.for(${JSON.stringify(BEFORE_TERMINATE)})]?.()` } });
-    this.inspector.post('NodeWorker.sendMessageToWorker', { sessionId: this.workerSession, message: prepare });
-    const message = JSON.stringify({ id: state.id, method: 'Runtime.terminateExecution' });
-    this.inspector.post('NodeWorker.sendMessageToWorker', { sessionId: this.workerSession, message }, () => {
+    if (Atomics.load(this.interruptSeen, 0) === state.id) {
+      // the thread is handling this interrupt, only slowly: terminating now would cut that handling short
+      state.seenAt ??= Date.now();
+      if (Date.now() - state.seenAt < HANDLING_GRACE_MS) {
+        retryLater();
+        return;
+      }
+    }
+    // Terminate only code that runs: on an idle thread, terminateExecution would end the next code to start, which
+    // is most likely the handling of the interrupt message itself (see BEFORE_TERMINATE).
+    const session = this.workerSession;
+    void this.evaluateInWorker(session, `globalThis[Symbol.for(${JSON.stringify(BEFORE_TERMINATE)})]?.()`).then((running) => {
+      if (this.interrupting !== state || this.workerSession !== session) return;
+      if (running === true) this.terminate(state, session);
+      else retryLater();
+    });
+  }
+
+  /** What an expression evaluated on the cell thread (through the inspector, so also inside running code) returns. */
+  private evaluateInWorker(session: string, expression: string): Promise<unknown> {
+    const id = ++this.evaluations;
+    return new Promise((resolve) => {
+      this.evaluating.set(id, resolve);
+      const message = JSON.stringify({ id, method: 'Runtime.evaluate', params: { expression, returnByValue: true } });
+      this.inspector.post('NodeWorker.sendMessageToWorker', { sessionId: session, message });
+    });
+  }
+
+  private evaluated(message: string): void {
+    const answer = JSON.parse(message) as { id?: number; result?: { result?: { value?: unknown } } };
+    if (answer.id === undefined) return;
+    const resolve = this.evaluating.get(answer.id);
+    this.evaluating.delete(answer.id);
+    resolve?.(answer.result?.result?.value);
+  }
+
+  private terminate(state: Interrupting, session: string): void {
+    const message = JSON.stringify({ id: -state.id, method: 'Runtime.terminateExecution' });
+    this.inspector.post('NodeWorker.sendMessageToWorker', { sessionId: session, message }, () => {
       state.minAttempt = state.attempt + 1;
       const retry = () => {
         if (this.interrupting !== state) return;

@@ -5,19 +5,25 @@ import type { MimeBundle } from '../protocol/messages';
 import type { OpsEvent } from '../io/io';
 
 /**
- * Symbol.for key of a function on the worker's global that the protocol thread calls through the inspector just
- * before it terminates running code (see cell-thread/termination.ts).
+ * Symbol.for key of a function on the worker's global that the protocol thread calls through the inspector before
+ * it terminates running code: it answers whether code runs at all, and prepares its termination (see
+ * cell-thread/termination.ts).
  */
 export const BEFORE_TERMINATE = 'opsbook.beforeTerminate';
 
 /**
- * The worker's workerData: `cellRunning[0]` is 1 from the moment the cell thread takes an execute command until the
- * cell is answered, else 0. The protocol thread terminates running code only while it is 1: a thread still loading
- * its modules, or about to take the next message, must never be terminated (that ends the thread, or kills the
- * next command before it can be answered).
+ * The worker's workerData, memory both threads share.
+ * - `cellRunning[0]` is 1 from the moment the cell thread takes an execute command until the cell is answered,
+ *   else 0. The protocol thread terminates running code only while it is 1: a thread still loading its modules, or
+ *   about to take the next message, must never be terminated (that ends the thread, or kills the next command
+ *   before it can be answered).
+ * - `interruptSeen[0]` is the id of the newest interrupt the cell thread has begun to handle. A thread that has
+ *   taken the interrupt is not stuck in a cell's synchronous code, only slow (a loaded machine): it is given time
+ *   to answer before anything is terminated, since a termination would cut its own handling short.
  */
 export interface CellThreadData {
   cellRunning: Int32Array;
+  interruptSeen: Int32Array;
 }
 
 export interface ExecuteCommand {

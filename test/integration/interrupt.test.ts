@@ -139,6 +139,28 @@ test('heartbeat and kernel_info on control answer during a 30 s busy loop, then 
   await expectInterrupted(cell, viaControl);
 });
 
+test('an interrupt that lands while the cell is being answered (a user expression spins) still gets the cell its reply', async () => {
+  // The cell itself is done; its reply waits for user_expressions, and this one never ends. The interrupt
+  // terminates it halfway through the answer, and the kernel must still answer the cell: it used to count the
+  // cell as answered from the moment answering began, and the notebook stayed busy forever.
+  const cell = await startCell('1', { user_expressions: { spin: 'while (true) {}' } });
+  await new Promise((r) => setTimeout(r, 100));
+  await expectInterrupted(cell, viaControl);
+});
+
+test('an abort listener that spins is stopped too: the cell answers once the kernel stops waiting for it', async () => {
+  // the cell thread takes the interrupt, then runs this listener: the kernel gives a thread that took the
+  // interrupt time to answer (a loaded machine), but not forever
+  const cell = await startCell('io.signal.addEventListener("abort", () => { while (true) {} }); console.log("armed"); await new Promise(() => {})');
+  const deadline = Date.now() + 10_000;
+  while (!k.client.iopubFor(cell.msgId).some((m) => m.header.msg_type === 'stream' && String(m.content.text).includes('armed')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await viaControl();
+  const reply = await cell.reply;
+  expect(reply.content.ename).toBe('KeyboardInterrupt');
+  const next = await k.client.execute('survivor + "?"', {}, 5000);
+  expect(next.outputs.find((m) => m.header.msg_type === 'execute_result')?.content.data).toEqual({ 'text/plain': "'still here?'" });
+});
+
 test("a busy first cell interrupted the moment it is sent (the cell thread still starting) stops; the kernel lives", async () => {
   // a fresh kernel: its cell thread is still loading when the cell and the interrupt arrive. Terminating the thread
   // then ended it before it was ready, and the kernel exited.

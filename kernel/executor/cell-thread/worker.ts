@@ -23,14 +23,17 @@ import { InterruptedError } from '../../io/io';
 
 if (!parentPort) throw new Error('executor/cell-thread/worker must run as a worker thread');
 const port = parentPort;
-/** 1 while a cell runs: the protocol thread terminates running code only then (see CellThreadData). */
-const cellRunning = (workerData as CellThreadData).cellRunning;
+/** Shared with the protocol thread: whether a cell runs, and the newest interrupt taken (see CellThreadData). */
+const { cellRunning, interruptSeen } = workerData as CellThreadData;
 const post = (message: ToMain) => port.postMessage(message);
 
 interface Running {
   command: ExecuteCommand;
   io: CellIo;
-  finished: boolean;
+  /** Its reply is posted. Set only after the post: a termination can cut answering short (see interrupt()). */
+  replied: boolean;
+  /** The work a magic holds for the interrupt (Io.holdInterrupt), once an interrupt waits for it; `done` when ended. */
+  held?: 'waiting' | 'done';
 }
 
 let running: Running | undefined;
@@ -77,14 +80,14 @@ function evaluateUserExpressions(expressions: Record<string, string>): Record<st
 }
 
 function finish(run: Running, outcome: { value: unknown } | { error: unknown }): void {
-  if (run.finished) return;
-  run.finished = true;
+  if (run.replied) return;
   try {
     answer(run, outcome);
   } catch (e) {
     // never leave a request without a reply: that would hang the notebook
     post({ type: 'reply', id: run.command.id, content: { status: 'error', execution_count: run.command.executionCount, ...toErrorContent(e) } });
   }
+  run.replied = true;
   if (running === run) {
     running = undefined;
     Atomics.store(cellRunning, 0, 0);
@@ -117,7 +120,7 @@ function answer(run: Running, outcome: { value: unknown } | { error: unknown }):
 
 async function execute(command: ExecuteCommand): Promise<void> {
   const io = ioFor(command.id, { silent: command.silent, allowStdin: command.allowStdin, cellId: command.cellId, code: command.code });
-  const run: Running = { command, io, finished: false };
+  const run: Running = { command, io, replied: false };
   running = run;
   Atomics.store(cellRunning, 0, 1);
   latest = io;
@@ -139,31 +142,53 @@ async function execute(command: ExecuteCommand): Promise<void> {
  * Interrupt: abort the running cell's Io, stop the timers it started and, if its code was stopped mid-flight,
  * answer for it, once the work a magic holds for the interrupt (Io.holdInterrupt: a deploy rolling back) has ended
  * or run past its limit; a second interrupt answers at once. The interrupt itself is acknowledged at once either
- * way (the protocol thread would otherwise terminate the running code). With no cell running, stop the timers earlier cells left running. Each stop is said in the
- * cell that started the timers, where their output went: an idle interrupt has no request of its own that a
- * notebook shows (frontends send interrupt_request through the server, or a signal), and interrupt_reply's
- * content is only its status.
+ * way (the protocol thread would otherwise terminate the running code). With no cell running, stop the timers
+ * earlier cells left running. Each stop is said in the cell that started the timers, where their output went: an
+ * idle interrupt has no request of its own that a notebook shows (frontends send interrupt_request through the
+ * server, or a signal), and interrupt_reply's content is only its status.
+ *
+ * The protocol thread may terminate whatever this thread runs while it has not acknowledged (a loaded machine
+ * makes this thread slow to answer), this handler included, and then sends the same interrupt again. So every
+ * step here can be taken again: what the first delivery left undone (the reply above all) is done by the next.
  */
 let lastInterruptId = -1;
 function interrupt(interruptId: number, attempt: number): void {
+  Atomics.store(interruptSeen, 0, interruptId);
   const run = running;
-  if (interruptId !== lastInterruptId) {
-    if (run && !run.finished) {
-      const again = run.io.interrupted;
-      run.io.interrupt();
-      sayStopped(run.io, cellTimers.stopStartedBy(run.io), 'this cell started');
-      // work a magic holds (a deploy rolling back) ends before the answer, so the next cell finds it done
-      const held = again ? undefined : run.io.heldWork();
-      const still = again ? run.io.heldDescription() : undefined;
-      if (still) run.io.emit('stream', { name: 'stderr', text: `[opsbook] interrupted again: the cell answers now; ${still} goes on in the background.\n` });
-      if (held) void held.then(() => finish(run, { error: new InterruptedError() }));
-      else finish(run, { error: new InterruptedError() });
-    } else {
-      for (const [owner, counts] of cellTimers.stopAll()) if (owner) sayStopped(owner, counts, 'this cell left running');
-    }
-  }
+  const repeated = interruptId === lastInterruptId;
   lastInterruptId = interruptId;
+  if (run && !run.replied) {
+    if (run.io.interrupted && !repeated) answerNow(run);
+    else stopCell(run);
+  } else if (!repeated) {
+    for (const [owner, counts] of cellTimers.stopAll()) if (owner) sayStopped(owner, counts, 'this cell left running');
+  }
   post({ type: 'interrupted', interruptId, attempt });
+}
+
+/** The first interrupt of a running cell (or the same one again): stop it, answer once its held work has ended. */
+function stopCell(run: Running): void {
+  run.io.interrupt();
+  sayStopped(run.io, cellTimers.stopStartedBy(run.io), 'this cell started');
+  if (run.held === 'waiting') return;
+  // work a magic holds (a deploy rolling back) ends before the answer, so the next cell finds it done
+  const held = run.held === 'done' ? undefined : run.io.heldWork();
+  if (!held) {
+    finish(run, { error: new InterruptedError() });
+    return;
+  }
+  run.held = 'waiting';
+  void held.then(() => {
+    run.held = 'done';
+    finish(run, { error: new InterruptedError() });
+  });
+}
+
+/** A second interrupt while the first waits for held work: answer now, and say what goes on in the background. */
+function answerNow(run: Running): void {
+  const still = run.io.heldDescription();
+  if (still) run.io.emit('stream', { name: 'stderr', text: `[opsbook] interrupted again: the cell answers now; ${still} goes on in the background.\n` });
+  finish(run, { error: new InterruptedError() });
 }
 
 function sayStopped(io: CellIo, counts: TimerCounts, whose: string): void {
