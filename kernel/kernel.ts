@@ -118,6 +118,7 @@ export class Kernel {
       return;
     }
     const message = decoded.message;
+    this.executor.requestReceived();
     if (channel === 'stdin') this.receiveInput(message);
     else this.dispatcher.dispatch(channel, message);
   }

@@ -92,6 +92,8 @@ export class ExecutorClient {
   private readonly cellRunning = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
   /** Shared with the worker: the newest interrupt id it has begun to handle (see CellThreadData). */
   private readonly interruptSeen = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  /** Shared with the worker: the requests the kernel has received (see CellThreadData). */
+  private readonly requestsReceived = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
 
   constructor(private readonly events: ExecutorEvents) {
     this.inspector.connect();
@@ -113,7 +115,7 @@ export class ExecutorClient {
     this.evaluating.clear();
     Atomics.store(this.cellRunning, 0, 0);
     Atomics.store(this.interruptSeen, 0, 0);
-    const workerData: CellThreadData = { cellRunning: this.cellRunning, interruptSeen: this.interruptSeen };
+    const workerData: CellThreadData = { cellRunning: this.cellRunning, interruptSeen: this.interruptSeen, requestsReceived: this.requestsReceived };
     const worker = new Worker(path.join(__dirname, 'cell-thread', 'worker.js'), {
       stdout: false,
       stderr: false,
@@ -161,6 +163,11 @@ export class ExecutorClient {
       this.finishInterrupt();
       this.events.restarted(others, evalue);
     });
+  }
+
+  /** The kernel received a request (any channel): the cell thread's optional work waits for a quiet spell. */
+  requestReceived(): void {
+    Atomics.add(this.requestsReceived, 0, 1);
   }
 
   whenReady(): Promise<void> {

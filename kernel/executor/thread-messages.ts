@@ -20,10 +20,13 @@ export const BEFORE_TERMINATE = 'opsbook.beforeTerminate';
  * - `interruptSeen[0]` is the id of the newest interrupt the cell thread has begun to handle. A thread that has
  *   taken the interrupt is not stuck in a cell's synchronous code, only slow (a loaded machine): it is given time
  *   to answer before anything is terminated, since a termination would cut its own handling short.
+ * - `requestsReceived[0]` counts the requests the kernel has received (every channel, also those the protocol
+ *   thread answers itself): the cell thread's warm-up waits until it has stopped changing (idle-slices.ts).
  */
 export interface CellThreadData {
   cellRunning: Int32Array;
   interruptSeen: Int32Array;
+  requestsReceived: Int32Array;
 }
 
 export interface ExecuteCommand {

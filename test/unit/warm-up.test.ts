@@ -110,3 +110,22 @@ test('no slice runs while a request is being served, however quiet the thread ha
   }, () => (clock = 1_000_000));
   expect(events).toEqual(['request done', 'slice 0', 'slice 1']);
 });
+
+test('requests the protocol thread received (kernel_info, which it answers itself) count as activity too', async () => {
+  // the slices' timers wait for real; whether the kernel was quiet long enough is read from `clock` alone
+  const events: string[] = [];
+  let clock = 0;
+  let received = 0;
+  let asked = 0;
+  const requestsReceived = () => {
+    asked++;
+    if (asked >= 2 && asked <= 4) events.push(`request ${++received}`); // they arrive while the slices wait
+    else if (asked === 5) clock += 5; // then the kernel stays quiet
+    return received;
+  };
+  await whenDone(
+    (onDone) => new IdleSlices(recordingSlices(2, events), { busy: () => false, quietMs: 5, now: () => clock, requestsReceived, onDone }),
+    () => (clock = 10), // this thread alone has been quiet for long enough
+  );
+  expect(events).toEqual(['request 1', 'request 2', 'request 3', 'slice 0', 'slice 1']);
+});

@@ -1,5 +1,6 @@
 // Optional work for the cell thread, done in small synchronous slices only while the thread is idle: not while a
-// request runs, and not until the thread has been quiet (no request arriving or finishing) for `quietMs`. Between
+// request runs, and not until the kernel has been quiet (no request arriving or finishing, on this thread or on
+// the protocol thread, which answers some requests itself) for `quietMs`. Between
 // two slices the event loop turns (setImmediate), so a request that arrives during a slice is taken before the
 // next one, and the rest waits for the next quiet spell: a client sending requests back to back never meets it
 // again. The warm-up (warm-up.ts) is its one user.
@@ -9,6 +10,12 @@ export interface IdleSlicesOptions {
   busy(): boolean;
   /** How long the thread must have been quiet before a slice runs, and before the first one. */
   quietMs: number;
+  /**
+   * How many requests the kernel has received so far, on any thread: a change counts as activity. The protocol
+   * thread answers kernel_info itself, and a frontend's first cell follows it closely (jupyter_client sends it once
+   * IOPub has been quiet for 0.2 s after kernel_info_reply).
+   */
+  requestsReceived?: () => number;
   /** Called after the last slice ran. */
   onDone?: () => void;
   /** The clock quiet time is measured on (tests pass their own); performance.now by default. */
@@ -22,6 +29,7 @@ export class IdleSlices {
   private immediate: NodeJS.Immediate | undefined;
   private readonly slices: Iterator<() => void>;
   private finished = false;
+  private requestsSeen: number;
 
   constructor(
     slices: Iterable<() => void>,
@@ -30,6 +38,7 @@ export class IdleSlices {
     this.slices = slices[Symbol.iterator]();
     this.now = options.now ?? (() => performance.now());
     this.lastActivity = this.now();
+    this.requestsSeen = options.requestsReceived?.() ?? 0;
   }
 
   /** Starts the slices once the thread has been quiet for `quietMs` from now. */
@@ -62,6 +71,12 @@ export class IdleSlices {
   }
 
   private step(): void {
+    const received = this.options.requestsReceived?.() ?? 0;
+    if (received !== this.requestsSeen) {
+      // requests came meanwhile (when exactly is not known): quiet from now on
+      this.requestsSeen = received;
+      this.lastActivity = this.now();
+    }
     const quietFor = this.now() - this.lastActivity;
     if (this.options.busy() || quietFor < this.options.quietMs) {
       this.waitQuiet(Math.max(1, this.options.quietMs - quietFor));

@@ -12,21 +12,29 @@
 // - Preempting a slice when a request arrives (terminating it through the inspector, as an interrupt does) costs
 //   the ~10 ms of an interrupt on every early request and kills sucrase mid-parse.
 // - Kept: the work is cut into slices of one sample line or block (idle-slices.ts turns the event loop between
-//   them), and it runs only once the thread has been quiet for QUIET_MS: a request that arrives meets at most the
+//   them), and it runs only once the kernel has been quiet for QUIET_MS: a request that arrives meets at most the
 //   slice in progress, and a client that keeps sending requests meets no more until it pauses; the rest is done
 //   in the next pause. The first slices are single lines, so the coldest work (the first calls into sucrase,
 //   which a first request would pay for itself anyway) comes in the smallest pieces.
+// - Quiet means the whole kernel, not just this thread: the protocol thread counts every request it receives
+//   (CellThreadData.requestsReceived), kernel_info among them, which it answers itself. jupyter_client sends its
+//   first execute once IOPub has been quiet for 0.2 s after kernel_info_reply; counting only this thread's
+//   requests, with 150 ms of quiet, the first slices met that execute (9.7-42.3 ms over 12 starts; 6.7-9.3 ms now,
+//   ipykernel's 12-16), and the CPU the warm-up takes on a 2-core machine costs more than the slice itself.
+// - One line goes through the path every first cell takes before the thread says it is ready (warmFirstRequest):
+//   ~8 ms that the first cell used to pay itself; kernel_info does not wait for it (the protocol thread answers).
 import { rewriteCell } from './cell-rewrite';
 import { toBundle } from './display';
 import { isComplete } from './is-complete';
 import { IdleSlices } from './idle-slices';
 
 /**
- * Quiet time before the first slice and after every request: long enough that a client's first requests (a first
- * cell sent with kernel_info, requests sent back to back, Run All) come before the warm-up goes on; short enough
- * that it is done before a user's first typed cell (a pass takes ~20-90 ms here).
+ * Quiet time before a slice, after the kernel received a request or this thread finished one: longer than the
+ * 0.2 s jupyter_client waits after kernel_info before its first execute, so that a client's first and next
+ * requests (sent back to back, Run All) come before the warm-up goes on; short enough that it is done before a
+ * user's first typed cell (a pass takes ~20-90 ms here).
  */
-const QUIET_MS = 150;
+const QUIET_MS = 300;
 const PASSES = 8;
 /** Blocks of the sample per pass: enough code (~8 x 60 lines) for V8 to optimise sucrase's and acorn's hot paths. */
 const BLOCKS = 4;
@@ -83,11 +91,21 @@ export function* warmUpSlices(): Generator<() => void> {
 }
 
 /**
- * Starts the warm-up: its slices run once the thread has been quiet for QUIET_MS, never while `busy()`; call
- * `activity()` on the returned IdleSlices whenever a request arrives or finishes.
+ * Before the thread says it is ready: one line through the rewrite and a value through the display code, the
+ * coldest part of every first cell (the first calls into sucrase and acorn).
  */
-export function startWarmUp(busy: () => boolean): IdleSlices {
-  const slices = new IdleSlices(warmUpSlices(), { busy, quietMs: QUIET_MS });
+export function warmFirstRequest(): void {
+  rewriteCell('const opsbookWarmUp: number = 1;');
+  toBundle(1);
+}
+
+/**
+ * Starts the warm-up: its slices run once the kernel has been quiet for QUIET_MS (`requestsReceived()` unchanged and
+ * no `activity()`), never while `busy()`; call `activity()` on the returned IdleSlices whenever a request arrives
+ * at this thread or finishes.
+ */
+export function startWarmUp(busy: () => boolean, requestsReceived: () => number): IdleSlices {
+  const slices = new IdleSlices(warmUpSlices(), { busy, quietMs: QUIET_MS, requestsReceived });
   slices.start();
   return slices;
 }

@@ -17,14 +17,14 @@ import { setUpMagics } from './magics';
 import { installCellGlobals } from './cell-globals';
 import { installTerminationSupport } from './termination';
 import { CellTimers, TimerCounts, describeTimers } from './cell-timers';
-import { startWarmUp } from './warm-up';
+import { startWarmUp, warmFirstRequest } from './warm-up';
 import type { CellThreadData, ExecuteCommand, ToMain, ToWorker } from '../thread-messages';
 import { InterruptedError } from '../../io/io';
 
 if (!parentPort) throw new Error('executor/cell-thread/worker must run as a worker thread');
 const port = parentPort;
 /** Shared with the protocol thread: whether a cell runs, and the newest interrupt taken (see CellThreadData). */
-const { cellRunning, interruptSeen } = workerData as CellThreadData;
+const { cellRunning, interruptSeen, requestsReceived } = workerData as CellThreadData;
 const post = (message: ToMain) => port.postMessage(message);
 
 interface Running {
@@ -41,7 +41,7 @@ let running: Running | undefined;
 let latest: CellIo | undefined;
 const waitingInputs = new Map<string, CellIo>();
 /** Compiles the rewrite and display code in small slices while no request needs this thread (warm-up.ts). */
-const warmUp = startWarmUp(() => running !== undefined);
+const warmUp = startWarmUp(() => running !== undefined, () => Atomics.load(requestsReceived, 0));
 
 function currentIo(): CellIo | undefined {
   return currentCell.getStore() ?? latest;
@@ -268,4 +268,5 @@ port.on('message', (message: ToWorker) => {
   }
 });
 
+warmFirstRequest();
 post({ type: 'ready' });
