@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector';
 import * as path from 'node:path';
-import { BEFORE_TERMINATE } from './thread-messages';
+import { BEFORE_TERMINATE, CODE_RUNNING } from './thread-messages';
 import { HEAP_LIMIT_ENV, cellHeapLimit } from './heap-limit';
 import type { CellThreadData, ToMain, ToWorker } from './thread-messages';
 import type { OpsEvent } from '../io/io';
@@ -266,9 +266,9 @@ export class ExecutorClient {
       }
     }
     // Terminate only code that runs: on an idle thread, terminateExecution would end the next code to start, which
-    // is most likely the handling of the interrupt message itself (see BEFORE_TERMINATE).
+    // is most likely the handling of the interrupt message itself (see CODE_RUNNING).
     const session = this.workerSession;
-    void this.evaluateInWorker(session, `globalThis[Symbol.for(${JSON.stringify(BEFORE_TERMINATE)})]?.()`).then((running) => {
+    void this.evaluateInWorker(session, `globalThis[Symbol.for(${JSON.stringify(CODE_RUNNING)})]?.()`).then((running) => {
       if (this.interrupting !== state || this.workerSession !== session) return;
       if (running === true) this.terminate(state, session);
       else retryLater();
@@ -294,7 +294,11 @@ export class ExecutorClient {
   }
 
   private terminate(state: Interrupting, session: string): void {
-    const message = JSON.stringify({ id: -state.id, method: 'Runtime.terminateExecution' });
+    // Both run in the worker in one inspector dispatch: first the worker empties its async id stack (see
+    // BEFORE_TERMINATE), then the running code is terminated.
+    const prepare = JSON.stringify({ id: -2 * state.id, method: 'Runtime.evaluate', params: { expression: `globalThis[Symbol.for(${JSON.stringify(BEFORE_TERMINATE)})]?.()` } });
+    this.inspector.post('NodeWorker.sendMessageToWorker', { sessionId: session, message: prepare });
+    const message = JSON.stringify({ id: -2 * state.id - 1, method: 'Runtime.terminateExecution' });
     this.inspector.post('NodeWorker.sendMessageToWorker', { sessionId: session, message }, () => {
       state.minAttempt = state.attempt + 1;
       const retry = () => {

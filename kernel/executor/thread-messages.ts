@@ -5,10 +5,11 @@ import type { MimeBundle } from '../protocol/messages';
 import type { OpsEvent } from '../io/io';
 
 /**
- * Symbol.for key of a function on the worker's global that the protocol thread calls through the inspector before
- * it terminates running code: it answers whether code runs at all, and prepares its termination (see
- * cell-thread/termination.ts).
+ * Symbol.for keys of two functions on the worker's global that the protocol thread calls through the inspector
+ * (see cell-thread/termination.ts): CODE_RUNNING answers whether any code runs on the thread, and BEFORE_TERMINATE
+ * prepares running code for its termination, in the same inspector dispatch as the termination itself.
  */
+export const CODE_RUNNING = 'opsbook.codeRunning';
 export const BEFORE_TERMINATE = 'opsbook.beforeTerminate';
 
 /**

@@ -1,11 +1,11 @@
-// The cell thread's BEFORE_TERMINATE function (kernel/executor/cell-thread/termination.ts), asked through the
+// The cell thread's CODE_RUNNING function (kernel/executor/cell-thread/termination.ts), asked through the
 // inspector as the protocol thread asks it: true only while code runs on the thread, so an idle thread that is just
 // slow to take an interrupt is never terminated (terminateExecution would end the next code to start instead).
 import { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../support/kernel-process';
-import { BEFORE_TERMINATE } from '../../kernel/executor/thread-messages';
+import { CODE_RUNNING } from '../../kernel/executor/thread-messages';
 
 const TERMINATION_JS = path.join(REPO_ROOT, 'dist', 'kernel', 'executor', 'cell-thread', 'termination.js');
 
@@ -37,12 +37,12 @@ function nextMessage(type: string): Promise<Record<string, unknown>> {
   });
 }
 
-/** Calls BEFORE_TERMINATE on the worker through the inspector: on top of running code, or from the idle loop. */
-function askBeforeTerminate(): Promise<unknown> {
+/** Calls CODE_RUNNING on the worker through the inspector: on top of running code, or from the idle loop. */
+function askCodeRunning(): Promise<unknown> {
   const id = ++ids;
   return new Promise((resolve) => {
     answers.set(id, resolve);
-    const expression = `globalThis[Symbol.for(${JSON.stringify(BEFORE_TERMINATE)})]()`;
+    const expression = `globalThis[Symbol.for(${JSON.stringify(CODE_RUNNING)})]()`;
     inspector.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method: 'Runtime.evaluate', params: { expression, returnByValue: true } }) });
   });
 }
@@ -74,7 +74,7 @@ afterAll(async () => {
  */
 async function askUntil(wanted: boolean): Promise<unknown> {
   let answer: unknown;
-  for (let i = 0; i < 50 && answer !== wanted; i++) answer = await askBeforeTerminate();
+  for (let i = 0; i < 50 && answer !== wanted; i++) answer = await askCodeRunning();
   return answer;
 }
 

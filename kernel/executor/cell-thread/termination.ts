@@ -1,13 +1,13 @@
 // Support for stopping synchronous cell code from the protocol thread. It stops it with V8's
 // terminateExecution, which ends the JavaScript running at that moment or, when none runs, the next to start. So
-// the protocol thread first asks, through the inspector, the function installed here (BEFORE_TERMINATE), which
-// runs on top of whatever runs (an inspector interrupt) and answers whether any code runs beneath it: an idle thread
-// is only slow to take the interrupt message, and terminating "the next" code would cut the handling of that
-// message short. When code runs, the function also prepares its termination: when that code runs in a promise job
-// or a timer (`await null; while (true) {}`), async_hooks has pushed the job's async id and never pops it, and
-// with AsyncLocalStorage enabled Node aborts the whole process on its next stack check; the function empties that
-// stack, as Node itself does after an uncaught exception.
-import { BEFORE_TERMINATE } from '../thread-messages';
+// the protocol thread first asks, through the inspector, CODE_RUNNING, which runs on top of whatever runs (an
+// inspector interrupt) and answers whether any code runs beneath it: an idle thread is only slow to take the
+// interrupt message, and terminating "the next" code would cut the handling of that message short.
+// BEFORE_TERMINATE is called in the same inspector dispatch as the termination: when the code to be stopped runs in
+// a promise job or a timer (`await null; while (true) {}`), async_hooks has pushed the job's async id and never
+// pops it, and with AsyncLocalStorage enabled Node aborts the whole process on its next stack check; it empties
+// that stack, as Node itself does after an uncaught exception.
+import { BEFORE_TERMINATE, CODE_RUNNING } from '../thread-messages';
 
 function asyncIdStackClearer(): () => void {
   const proc = process as unknown as { binding?: (name: string) => { clearAsyncIdStack?: () => void } };
@@ -42,16 +42,9 @@ function calledOnTopOfCode(callee: (...args: never[]) => unknown): boolean {
   }
 }
 
-/**
- * Installs the function the protocol thread calls (by Symbol.for(BEFORE_TERMINATE)) before terminating: true when
- * code runs (and its termination is prepared), false when the thread is idle (nothing to terminate).
- */
+/** Installs the two functions the protocol thread calls by Symbol.for(CODE_RUNNING) and Symbol.for(BEFORE_TERMINATE). */
 export function installTerminationSupport(): void {
-  const clearAsyncIdStack = asyncIdStackClearer();
-  const beforeTerminate = (): boolean => {
-    if (!calledOnTopOfCode(beforeTerminate)) return false;
-    clearAsyncIdStack();
-    return true;
-  };
-  Object.defineProperty(globalThis, Symbol.for(BEFORE_TERMINATE), { value: beforeTerminate, enumerable: false });
+  const codeRunning = (): boolean => calledOnTopOfCode(codeRunning);
+  Object.defineProperty(globalThis, Symbol.for(CODE_RUNNING), { value: codeRunning, enumerable: false });
+  Object.defineProperty(globalThis, Symbol.for(BEFORE_TERMINATE), { value: asyncIdStackClearer(), enumerable: false });
 }
