@@ -6,6 +6,7 @@
 // while a cell runs (a magic ends its own work through io.signal; a library's keep-alive or timeout timers must
 // survive an interrupt), so only calls whose direct caller is cell code count.
 import type { CellIo } from './cell-io';
+import { framesBelow } from './stack-frames';
 
 export type TimerKind = 'timeout' | 'interval' | 'immediate';
 export type TimerCounts = Record<TimerKind, number>;
@@ -23,19 +24,8 @@ const CELL_FILE_PREFIX = '<cell ';
 
 /** Whether the direct caller of `callee` is a cell's code: one stack frame, its file name only. */
 function calledFromCell(callee: (...args: never[]) => unknown): boolean {
-  const limit = Error.stackTraceLimit;
-  const prepare = Error.prepareStackTrace;
-  const holder: { stack?: unknown } = {};
-  try {
-    Error.stackTraceLimit = 1;
-    Error.prepareStackTrace = (_error, frames) => frames[0]?.getFileName();
-    Error.captureStackTrace(holder, callee);
-    const file = holder.stack; // formatted here, while our prepareStackTrace is in place
-    return typeof file === 'string' && file.startsWith(CELL_FILE_PREFIX);
-  } finally {
-    Error.stackTraceLimit = limit;
-    Error.prepareStackTrace = prepare;
-  }
+  const file = framesBelow(callee, 1, (frames) => frames[0]?.getFileName());
+  return typeof file === 'string' && file.startsWith(CELL_FILE_PREFIX);
 }
 
 /**

@@ -8,6 +8,7 @@
 // pops it, and with AsyncLocalStorage enabled Node aborts the whole process on its next stack check; it empties
 // that stack, as Node itself does after an uncaught exception.
 import { BEFORE_TERMINATE, CODE_RUNNING } from '../thread-messages';
+import { framesBelow } from './stack-frames';
 
 function asyncIdStackClearer(): () => void {
   const proc = process as unknown as { binding?: (name: string) => { clearAsyncIdStack?: () => void } };
@@ -26,20 +27,8 @@ function asyncIdStackClearer(): () => void {
 
 /** Whether `callee` was called on top of other code (an inspector interrupt inside running code), not from an idle thread. */
 function calledOnTopOfCode(callee: (...args: never[]) => unknown): boolean {
-  const limit = Error.stackTraceLimit;
-  const prepare = Error.prepareStackTrace;
-  const holder: { stack?: unknown } = {};
-  try {
-    // frames below the callee: the inspector's evaluated expression, then whatever it interrupted
-    Error.stackTraceLimit = 2;
-    Error.prepareStackTrace = (_error, frames) => frames.length;
-    Error.captureStackTrace(holder, callee);
-    const frames = holder.stack; // counted here, while our prepareStackTrace is in place
-    return typeof frames === 'number' && frames > 1;
-  } finally {
-    Error.stackTraceLimit = limit;
-    Error.prepareStackTrace = prepare;
-  }
+  // frames below the callee: the inspector's evaluated expression, then whatever it interrupted
+  return (framesBelow(callee, 2, (frames) => frames.length) ?? 0) > 1;
 }
 
 /** Installs the two functions the protocol thread calls by Symbol.for(CODE_RUNNING) and Symbol.for(BEFORE_TERMINATE). */
